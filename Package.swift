@@ -1,0 +1,44 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+// Release builds drop exclusivity checks: the numeric kernels work on unsafe buffers and pay for them otherwise.
+let fast: [SwiftSetting] = [
+    .unsafeFlags(["-Ounchecked", "-enforce-exclusivity=unchecked"], .when(configuration: .release)),
+]
+
+let package = Package(
+    name: "SwiftTune",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "swifttune", targets: ["swifttune"]),
+        .executable(name: "swifttune-bench", targets: ["swifttune-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // OpenBLAS through pkg-config (Debian: libopenblas-dev).
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .target(name: "Tensors", dependencies: ["CBLAS"], swiftSettings: fast),
+        .target(name: "Quantization", dependencies: ["Tensors"], swiftSettings: fast),
+        .target(name: "ModelIO", dependencies: ["Tensors", "Quantization"], swiftSettings: fast),
+        .target(name: "Tokenizers", dependencies: ["ModelIO"], swiftSettings: fast),
+        .target(name: "ChatTemplates", dependencies: [], swiftSettings: fast),
+        .executableTarget(
+            name: "swifttune",
+            dependencies: ["Tensors", "Quantization", "ModelIO", "Tokenizers", "ChatTemplates", "CBLAS",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: fast),
+        .executableTarget(
+            name: "swifttune-bench",
+            dependencies: ["Tensors", "Tokenizers", "CBLAS"],
+            path: "Benchmarks/swifttune-bench", swiftSettings: fast),
+        .testTarget(name: "TensorsTests", dependencies: ["Tensors"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "QuantizationTests", dependencies: ["Quantization"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ModelIOTests", dependencies: ["ModelIO"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers"]),
+        .testTarget(name: "ChatTemplatesTests", dependencies: ["ChatTemplates"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,2 @@
+/// Reading and writing model files: safetensors, GGUF, Hugging Face folders.
+public enum ModelIO {}

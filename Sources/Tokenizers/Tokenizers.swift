@@ -1,0 +1,2 @@
+/// Hugging Face tokenizer.json pipelines and GGUF-embedded tokenizers.
+public enum TokenizersModule {}

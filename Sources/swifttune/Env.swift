@@ -1,0 +1,42 @@
+import ArgumentParser
+import CBLAS
+import Foundation
+import Tensors
+
+/// `swifttune env`: what this machine gives the engine.
+struct Env: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print the Swift version, BLAS core and threads, CPU SIMD features and cores.")
+
+    func run() throws {
+        #if compiler(>=6.3)
+        let swiftVersion = "6.3+"
+        #elseif compiler(>=6.0)
+        let swiftVersion = "6.x"
+        #else
+        let swiftVersion = "5.x"
+        #endif
+        print("swifttune \(SwiftTuneVersion.string)")
+        print("swift: \(swiftVersion)")
+        let core = openblas_get_corename().map { String(cString: $0) } ?? "unknown"
+        print("blas: OpenBLAS \(core), \(openblas_get_num_threads()) threads")
+        print("cpu: \(cpuModel())")
+        print("simd: \(cpuFlags().joined(separator: " "))")
+        print("cores: \(ProcessInfo.processInfo.activeProcessorCount)")
+    }
+
+    private func cpuInfoLines() -> [Substring] {
+        (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?.split(separator: "\n") ?? []
+    }
+
+    private func cpuModel() -> String {
+        cpuInfoLines().first { $0.hasPrefix("model name") }
+            .map { $0.split(separator: ":", maxSplits: 1).last!.trimmingCharacters(in: .whitespaces) } ?? "unknown"
+    }
+
+    private func cpuFlags() -> [String] {
+        let wanted = ["sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl", "avx512_bf16", "avx512_vnni", "amx_bf16"]
+        guard let line = cpuInfoLines().first(where: { $0.hasPrefix("flags") }) else { return [] }
+        let have = Set(line.split(separator: ":").last!.split(separator: " ").map(String.init))
+        return wanted.filter(have.contains)
+    }
+}

@@ -1,0 +1,14 @@
+import ArgumentParser
+
+@main
+struct SwiftTune: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "swifttune",
+        abstract: "Fine-tune, chat with, export and serve language models — Swift-native, no Python.",
+        version: SwiftTuneVersion.string,
+        subcommands: [Env.self])
+}
+
+enum SwiftTuneVersion {
+    static let string = "0.1.0"
+}

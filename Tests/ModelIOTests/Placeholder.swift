@@ -1,0 +1,3 @@
+import XCTest
+@testable import ModelIO
+final class ModelIOPlaceholderTests: XCTestCase { func testModuleLoads() { XCTAssertTrue(true) } }
