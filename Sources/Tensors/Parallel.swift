@@ -1,0 +1,34 @@
+import Dispatch
+import Foundation
+
+/// Splits loops across the machine's cores. BLAS runs its own threads, so kernels call this only
+/// around non-BLAS work: the two never run at once, and the cores are not oversubscribed.
+public enum Parallel {
+    /// Worker count: the active cores, overridable with `SWIFTTUNE_THREADS`.
+    public static let workers: Int = {
+        if let s = ProcessInfo.processInfo.environment["SWIFTTUNE_THREADS"], let n = Int(s), n > 0 { return n }
+        return max(1, ProcessInfo.processInfo.activeProcessorCount)
+    }()
+
+    /// Calls `body(range)` on disjoint sub-ranges of `0..<count` in parallel. Work below `grain`
+    /// items per worker runs inline, since a dispatch costs a few microseconds.
+    @inlinable
+    public static func forRanges(_ count: Int, grain: Int = 4096, _ body: (Range<Int>) -> Void) {
+        guard count > 0 else { return }
+        let chunks = min(workers, max(1, count / max(grain, 1)))
+        if chunks <= 1 { body(0..<count); return }
+        let step = (count + chunks - 1) / chunks
+        DispatchQueue.concurrentPerform(iterations: chunks) { c in
+            let lo = c * step
+            let hi = min(count, lo + step)
+            if lo < hi { body(lo..<hi) }
+        }
+    }
+
+    /// Calls `body(i)` for each `i` in `0..<count`, spread over the workers; for coarse items
+    /// (rows, heads) whose cost justifies a dispatch each chunk.
+    @inlinable
+    public static func forEach(_ count: Int, _ body: (Int) -> Void) {
+        forRanges(count, grain: 1) { r in for i in r { body(i) } }
+    }
+}
