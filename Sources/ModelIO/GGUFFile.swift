@@ -310,26 +310,26 @@ struct GGUFCursor {
         ModelIOError(kind, file: file, item: item, problem, fix: "the file is damaged or not a GGUF model: download or convert it again")
     }
 
-    mutating func need(_ n: Int, _ what: String) throws {
+    mutating func need(_ n: Int, _ what: @autoclosure () -> String) throws {
         guard n >= 0, n <= remaining else {
-            throw error(.truncated, nil, "file ends at byte \(buffer.count) while reading \(what) (\(n) bytes at offset \(position))")
+            throw error(.truncated, nil, "file ends at byte \(buffer.count) while reading \(what()) (\(n) bytes at offset \(position))")
         }
     }
 
-    mutating func bytes(_ n: Int, what: String) throws -> UnsafeRawBufferPointer {
-        try need(n, what)
+    mutating func bytes(_ n: Int, what: @autoclosure () -> String) throws -> UnsafeRawBufferPointer {
+        try need(n, what())
         defer { position += n }
         return UnsafeRawBufferPointer(rebasing: buffer[position..<(position + n)])
     }
 
-    mutating func load<T: FixedWidthInteger>(_: T.Type, _ what: String) throws -> T {
-        try need(MemoryLayout<T>.size, what)
+    mutating func load<T: FixedWidthInteger>(_: T.Type, _ what: @autoclosure () -> String) throws -> T {
+        try need(MemoryLayout<T>.size, what())
         defer { position += MemoryLayout<T>.size }
         return T(littleEndian: buffer.baseAddress!.loadUnaligned(fromByteOffset: position, as: T.self))
     }
 
-    mutating func u32(_ what: String) throws -> UInt32 { try load(UInt32.self, what) }
-    mutating func u64(_ what: String) throws -> UInt64 { try load(UInt64.self, what) }
+    mutating func u32(_ what: @autoclosure () -> String) throws -> UInt32 { try load(UInt32.self, what()) }
+    mutating func u64(_ what: @autoclosure () -> String) throws -> UInt64 { try load(UInt64.self, what()) }
 
     /// A u64 count of items that each take at least `minimumItemSize` bytes: rejects counts the rest of the
     /// file could not hold, which bounds every allocation made from it.
@@ -341,12 +341,12 @@ struct GGUFCursor {
         return Int(n)
     }
 
-    mutating func string(_ what: String) throws -> String {
-        let n = try u64("the length of \(what)")
+    mutating func string(_ what: @autoclosure () -> String) throws -> String {
+        let n = try u64("the length of \(what())")
         guard n <= UInt64(remaining) else {
-            throw error(.truncated, nil, "\(what) claims \(n) bytes but only \(remaining) remain")
+            throw error(.truncated, nil, "\(what()) claims \(n) bytes but only \(remaining) remain")
         }
-        let b = try bytes(Int(n), what: what)
+        let b = try bytes(Int(n), what: what())
         // Invalid UTF-8 is repaired (U+FFFD) rather than rejected: llama.cpp treats strings as bytes.
         return String(decoding: b, as: UTF8.self)
     }

@@ -84,6 +84,7 @@ final class GGMLDequantizerTests: XCTestCase {
         })
     }
 
+    #if !(os(macOS) && arch(x86_64))  // Float16 is the reference; Intel macOS lacks it
     func testHalfConversionExhaustive() {
         for h in 0..<65536 {
             let bits = UInt16(h)
@@ -93,6 +94,26 @@ final class GGMLDequantizerTests: XCTestCase {
             XCTAssertEqual(got.bitPattern, want.bitPattern, "half 0x\(String(h, radix: 16))")
         }
     }
+
+    /// Float → half against Swift's Float16 conversion (round-to-nearest-even) on edge values and 300 K random bit patterns.
+    func testFloatToHalf() {
+        var edges: [Float] = [0, -0, 1, -1, 65504, 65505, 65519.99, 65520, 65536, 1e10, -1e10, .infinity, -.infinity,
+                              6.1035156e-05, 6.1e-05, 5.9604645e-08, 2.9802322e-08, 2.9802326e-08, 8.940697e-08, 1e-30,
+                              .leastNonzeroMagnitude, .greatestFiniteMagnitude, 0.1, 0.333333, 1.00048828125, 1.000732421875]
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<300_000 { edges.append(Float(bitPattern: UInt32.random(in: 0...UInt32.max, using: &rng))) }
+        var mismatches = 0
+        for f in edges where !f.isNaN {
+            if Half.fromFloat(f) != Float16(f).bitPattern {
+                if mismatches < 5 { XCTFail("\(f): got \(Half.fromFloat(f)) want \(Float16(f).bitPattern)") }
+                mismatches += 1
+            }
+        }
+        XCTAssertEqual(mismatches, 0)
+        XCTAssertTrue(Half.toFloat(Half.fromFloat(.nan)).isNaN)
+    }
+
+    #endif
 
     func testQuantizeMatchesGGUFPython() throws {
         let input = floats(try fixture("quant_input.f32"))
