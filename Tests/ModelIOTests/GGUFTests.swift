@@ -75,6 +75,11 @@ final class GGUFTests: XCTestCase {
         let view = file.bytes(of: q)
         XCTAssertEqual(view.count, 4 * 2 * 20)
         XCTAssertEqual(UnsafeRawPointer(view.baseAddress!) - UnsafeRawPointer(file.storage.buffer.baseAddress!), file.dataOffset + q.offset)
+        // Typed zero-copy views.
+        XCTAssertEqual(Array(try file.floatView("f32.weight")), try file.dequantize("f32.weight"))
+        XCTAssertEqual(try file.view("f16.weight", as: UInt16.self).count, 14)
+        XCTAssertThrowsError(try file.floatView("q4_1.weight")) { XCTAssertTrue("\($0)".contains("dequantize"), "\($0)") }
+        XCTAssertThrowsError(try file.view("f32.weight", as: Int32.self))
         // Row-wise dequantisation of rows 1..<3 equals the middle of the whole tensor.
         let whole = try file.dequantize("q4_1.weight")
         var rows = [Float](repeating: 0, count: 128)

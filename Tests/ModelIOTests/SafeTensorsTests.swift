@@ -101,6 +101,9 @@ final class SafeTensorsTests: XCTestCase {
         XCTAssertEqual(try file.require("h").floats(), [1, -2])
         XCTAssertEqual(try file.require("bf").floats(), [1.5])
         XCTAssertEqual(file.headerLength % 8, 0)
+        XCTAssertThrowsError(try writer.write(to: "/nonexistent-dir/x.safetensors")) {
+            XCTAssertTrue("\($0)".contains("/nonexistent-dir/x.safetensors") && "\($0)".contains("temporary file"), "\($0)")
+        }
         XCTAssertThrowsError(try file.require("nope")) { XCTAssertTrue("\($0)".contains("rt.safetensors") && "\($0)".contains("nope")) }
     }
 
