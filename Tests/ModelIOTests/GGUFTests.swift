@@ -142,6 +142,7 @@ final class GGUFTests: XCTestCase {
         XCTAssertThrowsError(try w.addTensor("q", shape: [2, 32], type: .q8_0, bytes: q)) { XCTAssertTrue("\($0)".contains("twice")) }
         XCTAssertThrowsError(try w.addTensor("bad", shape: [2, 31], type: .q8_0, bytes: q)) { XCTAssertTrue("\($0)".contains("'bad'")) }
         XCTAssertThrowsError(try w.addTensor("bad", shape: [1, 1, 1, 1, 1], floats: [1]))
+        XCTAssertThrowsError(try w.addTensor("huge", shape: [1 << 40, 1 << 40], type: .f32, bytes: []))
         let file = try GGUFFile(bytes: w.serialize(), name: "built")
         XCTAssertEqual(file.keys, ["general.architecture", "llama.block_count", "tokenizer.ggml.tokens"])
         XCTAssertEqual(try file.uint32("llama.block_count"), 2)
