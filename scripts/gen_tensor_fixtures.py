@@ -7,7 +7,7 @@ Outputs (Tests/TensorsTests/Fixtures/tensors/):
   f16_to_f32.bin      torch float16 -> float32 for all 65,536 bit patterns (little-endian uint32).
   f32_to_f16.bin      torch float32 -> float16 for the first 262,144 of the seeded float32 patterns (uint16 LE).
   f32_to_bf16.bin     the same for bfloat16.
-  conversions.json    FNV-1a-64 of torch's f16 and bf16 outputs (uint16 LE bytes) over all 1,048,576 patterns,
+  conversions.json    FNV-1a-64 of torch's f16 and bf16 outputs (uint16 LE bytes, NaNs canonicalised) over all 1,048,576 patterns,
                       so the Swift test checks every value while committing only a quarter of them raw.
 The float32 patterns come from `patterns()` below, which the Swift test reimplements bit for bit.
 """
@@ -50,11 +50,6 @@ def fnv1a64(data: bytes) -> str:
     return "%016x" % h
 
 
-def fnv1a64_np(arr_u8: np.ndarray) -> str:
-    # Same hash, vectorised in chunks would be complex; plain loop is fine for 2 MB once.
-    return fnv1a64(arr_u8.tobytes())
-
-
 def conversions():
     allh = np.arange(65536, dtype=np.uint16)
     f32 = torch.from_numpy(allh.view(np.int16).copy()).view(torch.float16).to(torch.float32)
@@ -65,9 +60,17 @@ def conversions():
     b = src.to(torch.bfloat16).view(torch.int16).numpy().view(np.uint16).astype("<u2")
     h[:N_RAW].tofile(os.path.join(OUT, "f32_to_f16.bin"))
     b[:N_RAW].tofile(os.path.join(OUT, "f32_to_bf16.bin"))
+    # torch's NaN encodings depend on its code path (c10 scalar: 0x7FC0; AVX-512 vector: 0xFFFF), so the
+    # hashes cover NaN-canonicalised outputs (every NaN input -> 0x7E00 / 0x7FC0); the raw files keep the
+    # real bits and the test checks NaN-ness there.
+    nan = np.isnan(p.view(np.float32))
+    hc, bc = h.copy(), b.copy()
+    hc[nan] = 0x7E00
+    bc[nan] = 0x7FC0
     meta = {"count": N_PATTERNS, "raw_count": N_RAW,
             "patterns_fnv1a64": fnv1a64(p.astype("<u4").tobytes()),
-            "f16_fnv1a64": fnv1a64(h.tobytes()), "bf16_fnv1a64": fnv1a64(b.tobytes())}
+            "nan_inputs": int(nan.sum()),
+            "f16_fnv1a64": fnv1a64(hc.tobytes()), "bf16_fnv1a64": fnv1a64(bc.tobytes())}
     with open(os.path.join(OUT, "conversions.json"), "w") as f:
         json.dump(meta, f, indent=1)
 
