@@ -156,8 +156,9 @@ extension Tensor {
         let out = binaryKernel(DivOp.self, a, b, "/")
         let sa = a.shape, sb = b.shape
         let rb = b._requiresGrad
+        let outSaved = rb ? out.detach() : nil   // detached: the closure must not retain its own node
         return record("div", out, [a, b]) { g in
-            [(g / b).sumTo(sa), rb ? (-(g * out) / b).sumTo(sb) : nil]
+            [(g / b).sumTo(sa), outSaved.map { (-(g * $0) / b).sumTo(sb) }]
         }
     }
     public static prefix func - (x: Tensor) -> Tensor {
@@ -189,7 +190,8 @@ extension Tensor {
 
     public func exp() -> Tensor {
         let y = unaryKernel(ExpOp.self, self)
-        return Tensor.record("exp", y, [self]) { g in [binaryKernel(ExpGradOp.self, y, g, "exp")] }
+        let ys = y.detach()  // no y → node → closure → y cycle if backward never runs
+        return Tensor.record("exp", y, [self]) { g in [binaryKernel(ExpGradOp.self, ys, g, "exp")] }
     }
     public func log() -> Tensor {
         let y = unaryKernel(LogOp.self, self)
@@ -198,19 +200,23 @@ extension Tensor {
     }
     public func sqrt() -> Tensor {
         let y = unaryKernel(SqrtOp.self, self)
-        return Tensor.record("sqrt", y, [self]) { g in [binaryKernel(SqrtGradOp.self, y, g, "sqrt")] }
+        let ys = y.detach()  // no y → node → closure → y cycle if backward never runs
+        return Tensor.record("sqrt", y, [self]) { g in [binaryKernel(SqrtGradOp.self, ys, g, "sqrt")] }
     }
     public func rsqrt() -> Tensor {
         let y = unaryKernel(RsqrtOp.self, self)
-        return Tensor.record("rsqrt", y, [self]) { g in [binaryKernel(RsqrtGradOp.self, y, g, "rsqrt")] }
+        let ys = y.detach()  // no y → node → closure → y cycle if backward never runs
+        return Tensor.record("rsqrt", y, [self]) { g in [binaryKernel(RsqrtGradOp.self, ys, g, "rsqrt")] }
     }
     public func tanh() -> Tensor {
         let y = unaryKernel(TanhOp.self, self)
-        return Tensor.record("tanh", y, [self]) { g in [binaryKernel(TanhGradOp.self, y, g, "tanh")] }
+        let ys = y.detach()  // no y → node → closure → y cycle if backward never runs
+        return Tensor.record("tanh", y, [self]) { g in [binaryKernel(TanhGradOp.self, ys, g, "tanh")] }
     }
     public func sigmoid() -> Tensor {
         let y = unaryKernel(SigmoidOp.self, self)
-        return Tensor.record("sigmoid", y, [self]) { g in [binaryKernel(SigmoidGradOp.self, y, g, "sigmoid")] }
+        let ys = y.detach()  // no y → node → closure → y cycle if backward never runs
+        return Tensor.record("sigmoid", y, [self]) { g in [binaryKernel(SigmoidGradOp.self, ys, g, "sigmoid")] }
     }
     public func relu() -> Tensor {
         let y = unaryKernel(ReluOp.self, self)

@@ -27,10 +27,11 @@ private func lastDimOp(_ x: Tensor, dim: Int, name: String,
     let rows = d == 0 ? 0 : x.count / d
     let y = Tensor(uninitialized: x.shape)
     if rows > 0 { withExtendedLifetime(xc) { forward(xc.floatPointer, y.floatPointer, rows, d) } }
+    let ys = y.detach()   // the closure must not retain y (y → node → closure → y would leak without backward)
     return Tensor.record(name, y, [x]) { g in
         let gc = g.contiguousF32()
-        let dx = Tensor(uninitialized: y.shape)
-        if rows > 0 { withExtendedLifetime(gc) { backward(y.floatPointer, gc.floatPointer, dx.floatPointer, rows, d) } }
+        let dx = Tensor(uninitialized: ys.shape)
+        if rows > 0 { withExtendedLifetime(gc) { backward(ys.floatPointer, gc.floatPointer, dx.floatPointer, rows, d) } }
         return [dx]
     }
 }
@@ -306,13 +307,14 @@ public func scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, causal: B
             }
         }
     }
+    let outSaved = out.detach()   // not `out` itself: that would be a retain cycle through its own node
     return Tensor.record("sdpa", out, [q, k, v]) { g in
         let gc = g.contiguousF32()
         let dq = Tensor(uninitialized: qc.shape), dk = Tensor(uninitialized: kc.shape), dv = Tensor(uninitialized: vc.shape)
-        if out.count > 0 {
+        if outSaved.count > 0 {
             withExtendedLifetime((gc, qc, kc, vc)) {
                 withMasks { seg, km in
-                    Kernels.attentionBackward(q: qc.floatPointer, k: kc.floatPointer, v: vc.floatPointer, out: out.floatPointer,
+                    Kernels.attentionBackward(q: qc.floatPointer, k: kc.floatPointer, v: vc.floatPointer, out: outSaved.floatPointer,
                                               lse: lse.floatPointer, dOut: gc.floatPointer, dq: dq.floatPointer,
                                               dk: dk.floatPointer, dv: dv.floatPointer, shape: shape, scale: sc,
                                               causal: causal, segmentIds: seg, keyMask: km)

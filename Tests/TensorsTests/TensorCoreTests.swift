@@ -222,6 +222,21 @@ final class TensorCoreTests: XCTestCase {
         XCTAssertNotNil(x.grad)
     }
 
+    func testGraphWithoutBackwardIsFreed() {
+        // Ops whose backward needs their own output (exp, tanh, sigmoid, sqrt, rsqrt, div, softmax,
+        // log_softmax, attention) must not form output → node → closure → output cycles.
+        let x = Tensor.randn([2, 3, 2, 4], generator: RandomGenerator(seed: 8)).requiringGrad()
+        weak var w1: Tensor?, w2: Tensor?, w3: Tensor?, w4: Tensor?
+        do {
+            let a = x.exp(); w1 = a
+            let b = softmax(a / x.tanh().sigmoid().sqrt().rsqrt()); w2 = b
+            let c = logSoftmax(b); w3 = c
+            let d = scaledDotProductAttention(q: c, k: x, v: x); w4 = d
+            XCTAssertTrue(d.requiresGrad)
+        }
+        XCTAssertNil(w1); XCTAssertNil(w2); XCTAssertNil(w3); XCTAssertNil(w4)
+    }
+
     func testDeepGraphDoesNotOverflowTheStack() {
         let x = Tensor([1] as [Float]).requiringGrad()
         var y = x
