@@ -120,7 +120,12 @@ extension Tensor {
             let ga: Tensor? = ra ? g.matmul(b.mT).sumTo(a.shape) : nil
             var gb: Tensor? = nil
             if rb {
-                if b.rank == 2 {
+                if b.rank == 2 && b.strides == [1, k] && n > 1 {
+                    // b is Wᵀ of a contiguous [N, K] weight (the Linear case): produce dW = Gᵀ·A directly in
+                    // W's layout and hand back its transposed view, so the permute's backward yields a
+                    // contiguous [N, K] gradient (no strided transpose copy per step).
+                    gb = g.reshape([-1, n]).mT.matmul(a.reshape([-1, k])).mT
+                } else if b.rank == 2 {
                     // Fold all batch rows: Aᵀ[K, B·M] · G[B·M, N].
                     gb = a.reshape([-1, k]).mT.matmul(g.reshape([-1, n]))
                 } else {

@@ -76,6 +76,12 @@ func stridedCopy(from src: Tensor, to dst: Tensor) {
     let sb = src.rawPointer, db = dst.rawPointer
     let sd = src.dtype, dd = dst.dtype
     let ss = layout.innerStrides[0], n = layout.inner
+    // A transpose (the source's unit stride is on the dim above the innermost): copy in cache blocks.
+    if sd == dd, ss != 1, let last = layout.outerStrides[0].last, last == 1, layout.outer.count >= 1,
+       sd.byteSize == 4 || sd.byteSize == 2 {
+        if sd.byteSize == 4 { blockedTranspose(UInt32.self, layout, sb, db) } else { blockedTranspose(UInt16.self, layout, sb, db) }
+        return
+    }
     layout.parallelRows { so, dOff, _ in
         convertRow(sb, sd, so, ss, db, dd, dOff, n)
     }
@@ -163,6 +169,34 @@ func convertRow(_ src: UnsafeMutableRawPointer, _ sd: DType, _ so: Int, _ ss: In
         case .int8: dst.storeBytes(of: Int8(truncatingIfNeeded: iv), toByteOffset: o, as: Int8.self)
         case .uint8: dst.storeBytes(of: UInt8(truncatingIfNeeded: iv), toByteOffset: o, as: UInt8.self)
         case .bool: dst.storeBytes(of: UInt8(v != 0 ? 1 : 0), toByteOffset: o, as: UInt8.self)
+        }
+    }
+}
+
+/// Copies planes where dst[r, c] = src[r + c·ss] (src unit stride along r), 32×32 tiles at a time so both
+/// sides stay in cache. `layout` walks (src, dst) with the plane's rows as its last outer dim.
+private func blockedTranspose<T>(_: T.Type, _ layout: StridedLayout, _ sb: UnsafeMutableRawPointer, _ db: UnsafeMutableRawPointer) {
+    let rowsPerPlane = layout.outer[layout.outer.count - 1]
+    let planes = layout.rows / rowsPerPlane
+    let cols = layout.inner, ss = layout.innerStrides[0]
+    let s = sb.assumingMemoryBound(to: T.self), d = db.assumingMemoryBound(to: T.self)
+    let bs = 32
+    let rBlocks = (rowsPerPlane + bs - 1) / bs
+    Parallel.forRanges(planes * rBlocks, grain: Swift.max(1, 65536 / Swift.max(bs * cols, 1))) { range in
+        for job in range {
+            let plane = job / rBlocks, rb = job % rBlocks
+            var so = 0, dOff = 0
+            layout.forRows(plane * rowsPerPlane ..< plane * rowsPerPlane + 1) { a, b, _ in so = a; dOff = b }
+            let r0 = rb * bs, r1 = Swift.min(rowsPerPlane, r0 + bs)
+            var c0 = 0
+            while c0 < cols {
+                let c1 = Swift.min(cols, c0 + bs)
+                for r in r0..<r1 {
+                    let dst = d + dOff + r * cols, src = s + so + r
+                    for c in c0..<c1 { dst[c] = src[c * ss] }
+                }
+                c0 = c1
+            }
         }
     }
 }

@@ -37,6 +37,26 @@ final class TensorCoreTests: XCTestCase {
         XCTAssertEqual(x.permute([1, 2, 0]).contiguous().toFloatArray().prefix(4), [0, 12, 1, 13])
     }
 
+    func testTransposedCopiesUseBlockedPathCorrectly() {
+        let (p, r, c) = (3, 50, 70)
+        let x = Tensor((0..<(p * r * c)).map { Float($0) }, shape: [p, r, c])
+        for dt in [DType.float32, .bfloat16, .int32] {
+            let y = x.to(dt).transpose(1, 2).contiguous()      // [p, c, r]
+            XCTAssertEqual(y.dtype, dt)
+            let v = y.toFloatArray(), src = x.to(dt).toFloatArray()   // bf16 rounds large integers
+            var bad = 0
+            for a in 0..<p { for j in 0..<c { for i in 0..<r where v[(a * c + j) * r + i] != src[(a * r + i) * c + j] { bad += 1 } } }
+            XCTAssertEqual(bad, 0, "\(dt) transposed copy")
+        }
+        // Linear weight gradient comes back contiguous in the weight's own layout.
+        let w = Tensor.randn([5, 7], generator: RandomGenerator(seed: 4)).requiringGrad()
+        let xin = Tensor.randn([3, 7], generator: RandomGenerator(seed: 5))
+        linear(xin, weight: w).sum().backward()
+        XCTAssertTrue(w.grad!.isContiguous)
+        let expect = Tensor.ones([3, 5]).mT.matmul(xin).toFloatArray()
+        assertTorchClose(w.grad!.toFloatArray(), expect, "linear weight grad")
+    }
+
     func testBroadcastingArithmetic() {
         let a = Tensor([1, 2, 3] as [Float], shape: [3, 1])
         let b = Tensor([10, 20] as [Float])
