@@ -329,6 +329,45 @@ extension Tensor {
     }
 }
 
+enum EqMaskOp: BinaryFloatOp { @inline(__always) static func f(_ a: Float, _ b: Float) -> Float { a == b ? 1 : 0 } }
+enum LessMaskOp: BinaryFloatOp { @inline(__always) static func f(_ a: Float, _ b: Float) -> Float { a < b ? 1 : 0 } }
+enum GreaterMaskOp: BinaryFloatOp { @inline(__always) static func f(_ a: Float, _ b: Float) -> Float { a > b ? 1 : 0 } }
+enum LessEqualMaskOp: BinaryFloatOp { @inline(__always) static func f(_ a: Float, _ b: Float) -> Float { a <= b ? 1 : 0 } }
+
+extension Tensor {
+    // MARK: - Comparisons (bool results, not differentiable). Integer tensors compare exactly up to 2^24.
+
+    private func compare<Op: BinaryFloatOp>(_ op: Op.Type, _ other: Tensor, _ name: String) -> Tensor {
+        withNoGrad { binaryKernel(op, self.detach(), other.detach(), name).to(.bool) }
+    }
+    /// Elementwise `==` (broadcast), bool tensor.
+    public func eq(_ other: Tensor) -> Tensor { compare(EqMaskOp.self, other, "eq") }
+    public func eq(_ v: Float) -> Tensor { eq(Tensor(scalar: v)) }
+    /// Elementwise `!=`.
+    public func ne(_ other: Tensor) -> Tensor { compare(NotEqualMaskOp.self, other, "ne") }
+    public func ne(_ v: Float) -> Tensor { ne(Tensor(scalar: v)) }
+    /// Elementwise `<`.
+    public func lt(_ other: Tensor) -> Tensor { compare(LessMaskOp.self, other, "lt") }
+    public func lt(_ v: Float) -> Tensor { lt(Tensor(scalar: v)) }
+    /// Elementwise `<=`.
+    public func le(_ other: Tensor) -> Tensor { compare(LessEqualMaskOp.self, other, "le") }
+    public func le(_ v: Float) -> Tensor { le(Tensor(scalar: v)) }
+    /// Elementwise `>`.
+    public func gt(_ other: Tensor) -> Tensor { compare(GreaterMaskOp.self, other, "gt") }
+    public func gt(_ v: Float) -> Tensor { gt(Tensor(scalar: v)) }
+    /// Elementwise `>=`.
+    public func ge(_ other: Tensor) -> Tensor { compare(GreaterEqualMaskOp.self, other, "ge") }
+    public func ge(_ v: Float) -> Tensor { ge(Tensor(scalar: v)) }
+
+    /// Clamps into [min, max] (either bound optional); the gradient flows where the input was inside.
+    public func clamp(min lo: Float? = nil, max hi: Float? = nil) -> Tensor {
+        var out = self
+        if let lo { out = out.maximum(Tensor(scalar: lo)) }
+        if let hi { out = -((-out).maximum(Tensor(scalar: -hi))) }
+        return out
+    }
+}
+
 enum GreaterEqualMaskOp: BinaryFloatOp { @inline(__always) static func f(_ a: Float, _ b: Float) -> Float { a >= b ? 1 : 0 } }
 enum NotEqualMaskOp: BinaryFloatOp { @inline(__always) static func f(_ a: Float, _ b: Float) -> Float { a != b ? 1 : 0 } }
 

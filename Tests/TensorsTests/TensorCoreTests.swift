@@ -80,6 +80,24 @@ final class TensorCoreTests: XCTestCase {
     }
     private func x2(_ t: Tensor) -> Tensor { t * 2 }
 
+    func testComparisonsAndClamp() {
+        let t = Tensor([1, -100, 3, -100])
+        XCTAssertEqual(t.ne(-100).dtype, .bool)
+        XCTAssertEqual(t.ne(-100).toIntArray(), [1, 0, 1, 0])
+        XCTAssertEqual(t.eq(Tensor([1, 1, 3, 3])).toIntArray(), [1, 0, 1, 0])
+        let f = Tensor([-2, 0.5, 3] as [Float])
+        XCTAssertEqual(f.lt(0.5).toIntArray(), [1, 0, 0])
+        XCTAssertEqual(f.le(0.5).toIntArray(), [1, 1, 0])
+        XCTAssertEqual(f.gt(0.5).toIntArray(), [0, 0, 1])
+        XCTAssertEqual(f.ge(0.5).toIntArray(), [0, 1, 1])
+        XCTAssertEqual(t.ne(-100).to(.float32).sum().item(), 2)   // count of non-ignored targets
+        let c = Tensor([-2, 0.5, 3] as [Float]).requiringGrad()
+        let y = c.clamp(min: -1, max: 1)
+        XCTAssertEqual(y.toFloatArray(), [-1, 0.5, 1])
+        y.sum().backward()
+        XCTAssertEqual(c.grad!.toFloatArray(), [0, 1, 0])
+    }
+
     func testReductionValues() {
         let x = Tensor([1, 5, 3, 4, 2, 6] as [Float], shape: [2, 3])
         XCTAssertEqual(x.sum(dim: 0).toFloatArray(), [5, 7, 9])
