@@ -1,4 +1,5 @@
 import CBLAS
+import Foundation
 
 extension Kernels {
     /// Attention backward, FlashAttention-2 style: probabilities are recomputed tile by tile from the saved
@@ -70,7 +71,7 @@ extension Kernels {
         defer { extra?.deallocate() }
         extra?.update(repeating: 0, count: (workers - 1) * qCount)
 
-        kinds.withUnsafeBufferPointer { kindsBuf in
+        withSingleThreadedBLAS { kinds.withUnsafeBufferPointer { kindsBuf in
             let kinds = kindsBuf.baseAddress!
             Parallel.forEach(workers) { w in
                 let dqw = w == 0 ? dq : extra! + (w - 1) * qCount
@@ -98,7 +99,7 @@ extension Kernels {
                             // P = exp(scale·QKᵀ - lse), masked entries and empty rows 0.
                             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(qn), Int32(kn), Int32(D),
                                         scale, qp, Int32(ldq), kp, Int32(ldk), 0, p, Int32(BK))
-                            if kind == .partial { mask.apply(p, ld: BK, b, q0: q0, qn: qn, k0: k0, kn: kn) }
+                            mask.apply(p, ld: BK, b, q0: q0, qn: qn, k0: k0, kn: kn, kind: kind)
                             for i in 0..<qn {
                                 let row = p + i * BK
                                 if lp[i] == -.infinity { row.update(repeating: 0, count: kn) }
@@ -131,7 +132,7 @@ extension Kernels {
                     }
                 }
             }
-        }
+        } }
         if let extra {
             Parallel.forRanges(qCount, grain: 16384) { r in
                 for w in 0..<(workers - 1) {
