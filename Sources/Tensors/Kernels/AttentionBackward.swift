@@ -82,15 +82,16 @@ extension Kernels {
                 defer { p.deallocate(); ds.deallocate(); dkAcc.deallocate(); dvAcc.deallocate() }
                 for item in lists[w] {
                     let kb = item % nKB, g = (item / nKB) % Hkv, b = item / (nKB * Hkv)
-                    let k0 = kb * BK, kn = min(BK, T - k0)
+                    let k0 = kb * BK, knFull = min(BK, T - k0)
                     let kp = k + (b * T + k0) * ldk + g * D
                     let vp = v + (b * T + k0) * ldk + g * D
-                    dkAcc.update(repeating: 0, count: kn * D)
-                    dvAcc.update(repeating: 0, count: kn * D)
+                    dkAcc.update(repeating: 0, count: knFull * D)
+                    dvAcc.update(repeating: 0, count: knFull * D)
                     for qb in 0..<nQB {
                         let kind = kinds[(b * nKB + kb) * nQB + qb]
                         if kind == .skip { continue }
                         let q0 = qb * BQ, qn = min(BQ, T - q0)
+                        let kn = mask.usefulKeys(q0: q0, qn: qn, k0: k0, kn: knFull, kind: kind)
                         for h in (g * group)..<((g + 1) * group) {
                             let off = (b * T + q0) * ldq + h * D
                             let qp = q + off, dop = dOut + off
@@ -125,7 +126,7 @@ extension Kernels {
                                         scale, ds, Int32(BK), kp, Int32(ldk), 1, dqw + off, Int32(ldq))
                         }
                     }
-                    for j in 0..<kn {
+                    for j in 0..<knFull {
                         let dst = (b * T + k0 + j) * ldk + g * D
                         (dk + dst).update(from: dkAcc + j * D, count: D)
                         (dv + dst).update(from: dvAcc + j * D, count: D)

@@ -70,7 +70,8 @@ extension Kernels {
                     for kb in 0..<nKB {
                         let kind = kinds[(b * nQB + qb) * nKB + kb]
                         if kind == .skip { continue }
-                        let k0 = kb * BK, kn = min(BK, T - k0)
+                        let k0 = kb * BK
+                        let kn = mask.usefulKeys(q0: q0, qn: qn, k0: k0, kn: min(BK, T - k0), kind: kind)
                         let kp = k + (b * T + k0) * ldk + g * D
                         let vp = v + (b * T + k0) * ldk + g * D
                         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(qn), Int32(kn), Int32(D),

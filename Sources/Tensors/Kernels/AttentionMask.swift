@@ -65,6 +65,13 @@ struct AttentionMask {
         return pc || ps || pk ? .partial(causal: pc, segments: ps, keys: pk) : .full
     }
 
+    /// Keys of the tile that any query of it may see: with a causal cut, keys past the last query are dropped
+    /// from the GEMMs altogether (halves the work of diagonal tiles).
+    @inline(__always) func usefulKeys(q0: Int, qn: Int, k0: Int, kn: Int, kind: BlockKind) -> Int {
+        if case .partial(true, _, _) = kind { return min(kn, q0 + qn - k0) }
+        return kn
+    }
+
     /// Sets disallowed scores of a tile (row stride `ld`) to -inf; only the non-uniform components are checked.
     func apply(_ s: UnsafeMutablePointer<Float>, ld: Int, _ b: Int, q0: Int, qn: Int, k0: Int, kn: Int,
                kind: BlockKind) {
