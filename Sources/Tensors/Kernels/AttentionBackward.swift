@@ -1,4 +1,5 @@
 import CBLAS
+import Foundation
 
 extension Kernels {
     /// Attention backward, FlashAttention-2 style: probabilities are recomputed tile by tile from the saved
@@ -70,7 +71,7 @@ extension Kernels {
         defer { extra?.deallocate() }
         extra?.update(repeating: 0, count: (workers - 1) * qCount)
 
-        kinds.withUnsafeBufferPointer { kindsBuf in
+        withSingleThreadedBLAS { kinds.withUnsafeBufferPointer { kindsBuf in
             let kinds = kindsBuf.baseAddress!
             Parallel.forEach(workers) { w in
                 let dqw = w == 0 ? dq : extra! + (w - 1) * qCount
@@ -81,15 +82,16 @@ extension Kernels {
                 defer { p.deallocate(); ds.deallocate(); dkAcc.deallocate(); dvAcc.deallocate() }
                 for item in lists[w] {
                     let kb = item % nKB, g = (item / nKB) % Hkv, b = item / (nKB * Hkv)
-                    let k0 = kb * BK, kn = min(BK, T - k0)
+                    let k0 = kb * BK, knFull = min(BK, T - k0)
                     let kp = k + (b * T + k0) * ldk + g * D
                     let vp = v + (b * T + k0) * ldk + g * D
-                    dkAcc.update(repeating: 0, count: kn * D)
-                    dvAcc.update(repeating: 0, count: kn * D)
+                    dkAcc.update(repeating: 0, count: knFull * D)
+                    dvAcc.update(repeating: 0, count: knFull * D)
                     for qb in 0..<nQB {
                         let kind = kinds[(b * nKB + kb) * nQB + qb]
                         if kind == .skip { continue }
                         let q0 = qb * BQ, qn = min(BQ, T - q0)
+                        let kn = mask.usefulKeys(q0: q0, qn: qn, k0: k0, kn: knFull, kind: kind)
                         for h in (g * group)..<((g + 1) * group) {
                             let off = (b * T + q0) * ldq + h * D
                             let qp = q + off, dop = dOut + off
@@ -98,7 +100,7 @@ extension Kernels {
                             // P = exp(scale·QKᵀ - lse), masked entries and empty rows 0.
                             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(qn), Int32(kn), Int32(D),
                                         scale, qp, Int32(ldq), kp, Int32(ldk), 0, p, Int32(BK))
-                            if kind == .partial { mask.apply(p, ld: BK, b, q0: q0, qn: qn, k0: k0, kn: kn) }
+                            mask.apply(p, ld: BK, b, q0: q0, qn: qn, k0: k0, kn: kn, kind: kind)
                             for i in 0..<qn {
                                 let row = p + i * BK
                                 if lp[i] == -.infinity { row.update(repeating: 0, count: kn) }
@@ -124,14 +126,14 @@ extension Kernels {
                                         scale, ds, Int32(BK), kp, Int32(ldk), 1, dqw + off, Int32(ldq))
                         }
                     }
-                    for j in 0..<kn {
+                    for j in 0..<knFull {
                         let dst = (b * T + k0 + j) * ldk + g * D
                         (dk + dst).update(from: dkAcc + j * D, count: D)
                         (dv + dst).update(from: dvAcc + j * D, count: D)
                     }
                 }
             }
-        }
+        } }
         if let extra {
             Parallel.forRanges(qCount, grain: 16384) { r in
                 for w in 0..<(workers - 1) {

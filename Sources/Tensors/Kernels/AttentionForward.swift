@@ -51,7 +51,7 @@ extension Kernels {
         }
         let lists = balance(costs: costs, workers: min(Parallel.workers, costs.count))
 
-        kinds.withUnsafeBufferPointer { kindsBuf in
+        withSingleThreadedBLAS { kinds.withUnsafeBufferPointer { kindsBuf in
             let kinds = kindsBuf.baseAddress!
             Parallel.forEach(lists.count) { w in
                 let s = UnsafeMutablePointer<Float>.allocate(capacity: BQ * BK)
@@ -70,12 +70,13 @@ extension Kernels {
                     for kb in 0..<nKB {
                         let kind = kinds[(b * nQB + qb) * nKB + kb]
                         if kind == .skip { continue }
-                        let k0 = kb * BK, kn = min(BK, T - k0)
+                        let k0 = kb * BK
+                        let kn = mask.usefulKeys(q0: q0, qn: qn, k0: k0, kn: min(BK, T - k0), kind: kind)
                         let kp = k + (b * T + k0) * ldk + g * D
                         let vp = v + (b * T + k0) * ldk + g * D
                         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(qn), Int32(kn), Int32(D),
                                     scale, qp, Int32(ldq), kp, Int32(ldk), 0, s, Int32(BK))
-                        if kind == .partial { mask.apply(s, ld: BK, b, q0: q0, qn: qn, k0: k0, kn: kn) }
+                        mask.apply(s, ld: BK, b, q0: q0, qn: qn, k0: k0, kn: kn, kind: kind)
                         for i in 0..<qn {
                             let row = s + i * BK
                             let mNew = max(m[i], rowMax(row, kn))
@@ -85,7 +86,7 @@ extension Kernels {
                             }
                             let rs = expShiftSum(row, kn, mNew)
                             if m[i] != mNew {
-                                let alpha = sexp(m[i] - mNew)
+                                let alpha = Foundation.exp(m[i] - mNew)
                                 l[i] *= alpha
                                 scaleRow(acc + i * D, D, alpha)
                                 m[i] = mNew
@@ -111,6 +112,6 @@ extension Kernels {
                     }
                 }
             }
-        }
+        } }
     }
 }

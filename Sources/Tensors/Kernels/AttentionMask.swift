@@ -1,3 +1,5 @@
+import CBLAS
+
 /// The shape of an attention call. Layouts: q/out [batch, seqLen, qHeads, headDim],
 /// k/v [batch, seqLen, kvHeads, headDim] (grouped-query attention when kvHeads < qHeads).
 public struct AttentionShape: Sendable {
@@ -13,13 +15,10 @@ struct AttentionTiles {
     var queryBlock: Int
     var keyBlock: Int
 
-    /// OpenBLAS hands a GEMM to its thread pool once m·n·k exceeds 65536·4; each tile GEMM must stay
-    /// below that since the tiles already run in parallel on all cores.
+    /// 64 queries × 128 keys: the score tile (32 KB) and the tiles of Q, K, V stay in L2, and the GEMMs are
+    /// large enough for OpenBLAS to run near its peak (measured against 64×64 and 64×256).
     static func defaults(headDim: Int) -> AttentionTiles {
-        var bq = 64, bk = 64
-        while bq * bk * headDim > 262_144 && bk > 8 { bk /= 2 }
-        while bq * bk * headDim > 262_144 && bq > 8 { bq /= 2 }
-        return AttentionTiles(queryBlock: bq, keyBlock: bk)
+        AttentionTiles(queryBlock: 64, keyBlock: 128)
     }
 }
 
@@ -30,7 +29,8 @@ struct AttentionMask {
     let segmentIds: UnsafePointer<Int32>?
     let keyMask: UnsafePointer<UInt8>?
 
-    enum BlockKind { case skip, full, partial }
+    /// How a tile must be masked. `partial` tiles carry which mask components are not uniform over the tile.
+    enum BlockKind: Equatable { case skip, full, partial(causal: Bool, segments: Bool, keys: Bool) }
 
     @inline(__always) func allowed(_ b: Int, _ i: Int, _ j: Int) -> Bool {
         if causal && j > i { return false }
@@ -42,10 +42,10 @@ struct AttentionMask {
     /// Classifies the tile queries q0..<q0+qn × keys k0..<k0+kn: no allowed pair (skip), all pairs allowed
     /// (full), or mixed (partial, needs the per-element mask).
     func classify(_ b: Int, q0: Int, qn: Int, k0: Int, kn: Int) -> BlockKind {
-        var full = true
+        var pc = false, ps = false, pk = false
         if causal {
             if k0 > q0 + qn - 1 { return .skip }
-            if k0 + kn - 1 > q0 { full = false }
+            if k0 + kn - 1 > q0 { pc = true }
         }
         if let s = segmentIds {
             let base = s + b * seqLen
@@ -53,28 +53,59 @@ struct AttentionMask {
             for i in q0..<(q0 + qn) { qlo = min(qlo, base[i]); qhi = max(qhi, base[i]) }
             for j in k0..<(k0 + kn) { klo = min(klo, base[j]); khi = max(khi, base[j]) }
             if khi < qlo || klo > qhi { return .skip }
-            if !(qlo == qhi && klo == khi && qlo == klo) { full = false }
+            if !(qlo == qhi && klo == khi && qlo == klo) { ps = true }
         }
         if let m = keyMask {
             let base = m + b * seqLen
             var ones = 0
             for j in k0..<(k0 + kn) where base[j] != 0 { ones += 1 }
             if ones == 0 { return .skip }
-            if ones != kn { full = false }
+            if ones != kn { pk = true }
         }
-        return full ? .full : .partial
+        return pc || ps || pk ? .partial(causal: pc, segments: ps, keys: pk) : .full
     }
 
-    /// Sets disallowed scores of a tile (row stride `ld`) to -inf.
-    func apply(_ s: UnsafeMutablePointer<Float>, ld: Int, _ b: Int, q0: Int, qn: Int, k0: Int, kn: Int) {
+    /// Keys of the tile that any query of it may see: with a causal cut, keys past the last query are dropped
+    /// from the GEMMs altogether (halves the work of diagonal tiles).
+    @inline(__always) func usefulKeys(q0: Int, qn: Int, k0: Int, kn: Int, kind: BlockKind) -> Int {
+        if case .partial(true, _, _) = kind { return min(kn, q0 + qn - k0) }
+        return kn
+    }
+
+    /// Sets disallowed scores of a tile (row stride `ld`) to -inf; only the non-uniform components are checked.
+    func apply(_ s: UnsafeMutablePointer<Float>, ld: Int, _ b: Int, q0: Int, qn: Int, k0: Int, kn: Int,
+               kind: BlockKind) {
+        guard case let .partial(pc, ps, pk) = kind else { return }
         for i in 0..<qn {
             let row = s + i * ld
-            for j in 0..<kn where !allowed(b, q0 + i, k0 + j) { row[j] = -.infinity }
+            // causal: keys after the query are cut as a range
+            let end = pc ? max(0, min(kn, q0 + i - k0 + 1)) : kn
+            if end < kn { (row + end).update(repeating: -.infinity, count: kn - end) }
+            if ps, let seg = segmentIds {
+                let base = seg + b * seqLen
+                let si = base[q0 + i]
+                for j in 0..<end where base[k0 + j] != si { row[j] = -.infinity }
+            }
+            if pk, let m = keyMask {
+                let base = m + b * seqLen + k0
+                for j in 0..<end where base[j] == 0 { row[j] = -.infinity }
+            }
         }
     }
 }
 
 extension Kernels {
+    /// Runs `body` with OpenBLAS limited to one thread: the attention tiles already run in parallel on every
+    /// core, and a tile GEMM that OpenBLAS split again would oversubscribe the cores (or serialise on its
+    /// thread-pool lock). The previous setting is restored afterwards. Kernels never overlap other BLAS work.
+    static func withSingleThreadedBLAS<R>(_ body: () -> R) -> R {
+        let saved = openblas_get_num_threads()
+        if saved == 1 { return body() }
+        openblas_set_num_threads(1)
+        defer { openblas_set_num_threads(saved) }
+        return body()
+    }
+
     /// Splits items with estimated `costs` over `workers` lists, largest first onto the least-loaded
     /// worker (LPT), so causal tiles of very different cost still balance across the cores.
     static func balance(costs: [Int], workers: Int) -> [[Int]] {
