@@ -127,7 +127,9 @@ public final class Tensor: CustomStringConvertible {
 
     /// Wraps `count(shape) * dtype.byteSize` bytes at `pointer` without copying (e.g. a tensor inside an
     /// mmap'd safetensors file). `owner` is retained while any view exists. Throws if `byteCount` (the
-    /// bytes available at `pointer`) is too small or the shape is invalid.
+    /// bytes available at `pointer`) is too small or the shape is invalid. A pointer not aligned to the
+    /// element size is copied into owned memory instead (check `storage.owner != nil` for zero-copy).
+    /// Borrowed tensors are read-only to the engine (in-place ops refuse them).
     public convenience init(borrowing pointer: UnsafeRawPointer, byteCount: Int, dtype: DType, shape: [Int],
                             owner: AnyObject) throws {
         guard let n = Tensor.count(shape) else {
@@ -137,7 +139,15 @@ public final class Tensor: CustomStringConvertible {
         guard !overflow, need <= byteCount else {
             throw TensorError.invalidShape("shape \(shape) of \(dtype) needs \(n) × \(dtype.byteSize) bytes, only \(byteCount) available")
         }
-        let st = TensorStorage(borrowing: UnsafeMutableRawPointer(mutating: pointer), byteCount: need, owner: owner)
+        let st: TensorStorage
+        if Int(bitPattern: pointer) % dtype.byteSize == 0 {
+            st = TensorStorage(borrowing: UnsafeMutableRawPointer(mutating: pointer), byteCount: need, owner: owner)
+        } else {
+            // Misaligned element data (possible in a file whose header length is not a multiple of the
+            // element size): typed loads would be undefined behaviour, so take an aligned copy instead.
+            st = TensorStorage(uninitializedByteCount: need)
+            st.base.copyMemory(from: pointer, byteCount: need)
+        }
         self.init(storage: st, dtype: dtype, shape: shape, strides: Tensor.contiguousStrides(shape), offset: 0)
     }
 

@@ -211,6 +211,15 @@ final class TensorCoreTests: XCTestCase {
         t = nil
         XCTAssertNotNil(weakRegion, "views keep the owner alive")
         XCTAssertEqual(view.toFloatArray(), [1.5, 4, -2, 8])
+        XCTAssertNotNil(view.storage.owner)
+        // Misaligned float32 data is copied (aligned) rather than read through a misaligned pointer.
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: 12, alignment: 16)
+        defer { raw.deallocate() }
+        (raw + 1).storeBytes(of: Float(2.5).bitPattern, as: UInt32.self)
+        (raw + 5).storeBytes(of: Float(-1).bitPattern, as: UInt32.self)
+        let mis = try Tensor(borrowing: raw + 1, byteCount: 8, dtype: .float32, shape: [2], owner: NSObject())
+        XCTAssertNil(mis.storage.owner)
+        XCTAssertEqual(mis.toFloatArray(), [2.5, -1])
     }
 
     func testAutogradMechanics() {
