@@ -23,6 +23,23 @@ import Foundation
 /// the shapes found and the shapes expected (like Swift's array bounds checks). Problems in *data* (an
 /// index or token id out of range, a borrowed buffer too small) throw `TensorError` instead.
 ///
+/// **Ops at a glance** (every float op is differentiable unless noted):
+/// - create: `Tensor(_:shape:)` ([Float], [Int] + dtype, [Bool]), `Tensor(scalar:)`, `Tensor(zeros:dtype:)`,
+///   `Tensor(borrowing:byteCount:dtype:shape:owner:)`, `.zeros/.ones/.full/.arange`, `.uniform/.normal/.randn/
+///   .kaimingUniform/.dropoutMask` with a `RandomGenerator(seed:)`
+/// - views: `reshape`, `view`, `flatten`, `permute`, `transpose`, `mT`, `narrow`, `slice`, `expand`, `squeeze`,
+///   `unsqueeze`, `contiguous`, `to(_:)`, `split`, `chunk`; joins `Tensor.concat`, `Tensor.stack`
+/// - math: `+ - * /` (tensor or Float, broadcasting), prefix `-`, `exp log sqrt rsqrt pow tanh sigmoid silu gelu
+///   relu abs maximum clamp`; comparisons `eq ne lt le gt ge` (bool, no grad)
+/// - reductions: `sum`, `mean`, `variance`, `max(dim:)` (values, indices), `max()`, `argmax`
+/// - linear algebra: `matmul` (batched, broadcasting, transposed views, f16/bf16 in tiles), `linear(_:weight:bias:)`
+/// - selection: `embedding`, `indexSelect`, `gather`, `Tensor.where`, `maskedFill`
+/// - NN (fused kernels): `softmax`, `logSoftmax`, `crossEntropy`, `rmsNorm`, `layerNorm`, `siluMul`,
+///   `RopeTables` + `rope`/`applyRotaryEmbedding`, `scaledDotProductAttention`, `dropout`
+/// - autograd: `requiresGrad`, `requiringGrad()`, `grad`, `backward(gradient:retainGraph:)`, `zeroGrad()`,
+///   `detach()`, `withNoGrad { }`; optimizer helpers `addInPlace`, `mulInPlace`, `scaleInPlace`, `fill`, `copy(from:)`
+/// - readback: `toFloatArray()`, `toIntArray()`, `item()`, `withContiguousFloats { }`
+///
 /// Example (one SGD step of a linear classifier):
 /// ```swift
 /// let w = Tensor.randn([4, 3], generator: RandomGenerator(seed: 0)).requiringGrad()
