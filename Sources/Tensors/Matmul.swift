@@ -53,6 +53,23 @@ func gemm(_ a: MatOperand, _ b: MatOperand, _ c: UnsafeMutablePointer<Float>, ld
         return
     }
     guard let (tb, ldb) = b.blasLayout else {
+        if b.cs == 1 && b.rs != 1 {
+            // B's rows are contiguous (e.g. the [N, K] weight itself in the backward dX = dY·W): convert
+            // row tiles of B in bulk and accumulate C += A[:, k0..<k1] · B[k0..<k1, :].
+            let kb = Swift.max(1, Swift.min(k, tileFloats / n))
+            let buf = UnsafeMutablePointer<Float>.allocate(capacity: kb * n)
+            defer { buf.deallocate() }
+            var k0 = 0
+            while k0 < k {
+                let rows = Swift.min(kb, k - k0)
+                for r in 0..<rows { loadRow(b, k0 + r, buf + r * n) }
+                cblas_sgemm(CblasRowMajor, ta, CblasNoTrans, Int32(m), Int32(n), Int32(rows), 1,
+                            a.base.assumingMemoryBound(to: Float.self) + k0 * a.cs, Int32(lda), buf, Int32(n),
+                            k0 == 0 ? beta : 1, c, Int32(ldc))
+                k0 += rows
+            }
+            return
+        }
         // Convert B in column tiles, stored as Bᵀ rows [nb, K] (contiguous along K when B is a
         // transposed [N, K] weight, the Linear case).
         let nb = Swift.max(1, Swift.min(n, tileFloats / k))
