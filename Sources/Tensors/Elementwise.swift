@@ -113,6 +113,47 @@ func binaryKernel<Op: BinaryFloatOp>(_: Op.Type, _ a0: Tensor, _ b0: Tensor, _ n
     return out
 }
 
+/// Ops with a 16-lane form (the exp-based activations, using the kernels' ~1 ulp `vexp`).
+protocol VectorUnaryOp: UnaryFloatOp { static func v(_ x: SIMD16<Float>) -> SIMD16<Float> }
+extension SiluOp: VectorUnaryOp {
+    @inline(__always) static func v(_ x: SIMD16<Float>) -> SIMD16<Float> { x / (1 + Kernels.vexp(-x)) }
+}
+extension SigmoidOp: VectorUnaryOp {
+    @inline(__always) static func v(_ x: SIMD16<Float>) -> SIMD16<Float> { 1 / (1 + Kernels.vexp(-x)) }
+}
+
+/// `unaryKernel` with a SIMD16 main loop over unit-stride rows (tails use the same vector form).
+func vectorUnaryKernel<Op: VectorUnaryOp>(_: Op.Type, _ x0: Tensor) -> Tensor {
+    let x = x0.asF32()
+    let out = Tensor(uninitialized: x.shape)
+    if out.count == 0 { return out }
+    let layout = StridedLayout(shape: x.shape, strides: [Tensor.contiguousStrides(x.shape), x.strides])
+    let po = out.floatPointer, px = x.floatPointer
+    let n = layout.inner, sx = layout.innerStrides[1]
+    withExtendedLifetime(x) {
+        layout.parallelRows { oo, xo, _ in
+            let o = po + oo, s = px + xo
+            if sx == 1 {
+                var i = 0
+                while i + 16 <= n {
+                    let v = UnsafeRawPointer(s + i).loadUnaligned(as: SIMD16<Float>.self)
+                    UnsafeMutableRawPointer(o + i).storeBytes(of: Op.v(v), as: SIMD16<Float>.self)
+                    i += 16
+                }
+                if i < n {
+                    var v = SIMD16<Float>(repeating: 0)
+                    for j in 0..<(n - i) { v[j] = s[i + j] }
+                    let r = Op.v(v)
+                    for j in 0..<(n - i) { o[i + j] = r[j] }
+                }
+            } else {
+                for i in 0..<n { o[i] = Op.v(SIMD16<Float>(repeating: s[i * sx]))[0] }
+            }
+        }
+    }
+    return out
+}
+
 func unaryKernel<Op: UnaryFloatOp>(_: Op.Type, _ x0: Tensor) -> Tensor {
     let x = x0.asF32()
     let out = Tensor(uninitialized: x.shape)
@@ -214,7 +255,7 @@ extension Tensor {
         return Tensor.record("tanh", y, [self]) { g in [binaryKernel(TanhGradOp.self, ys, g, "tanh")] }
     }
     public func sigmoid() -> Tensor {
-        let y = unaryKernel(SigmoidOp.self, self)
+        let y = vectorUnaryKernel(SigmoidOp.self, self)
         let ys = y.detach()  // no y → node → closure → y cycle if backward never runs
         return Tensor.record("sigmoid", y, [self]) { g in [binaryKernel(SigmoidGradOp.self, ys, g, "sigmoid")] }
     }
@@ -224,7 +265,7 @@ extension Tensor {
         return Tensor.record("relu", y, [self]) { g in [binaryKernel(ReluGradOp.self, x, g, "relu")] }
     }
     public func silu() -> Tensor {
-        let y = unaryKernel(SiluOp.self, self)
+        let y = vectorUnaryKernel(SiluOp.self, self)
         let x = self
         return Tensor.record("silu", y, [self]) { g in [binaryKernel(SiluGradOp.self, x, g, "silu")] }
     }

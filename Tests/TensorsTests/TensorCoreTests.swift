@@ -80,6 +80,21 @@ final class TensorCoreTests: XCTestCase {
     }
     private func x2(_ t: Tensor) -> Tensor { t * 2 }
 
+    func testVectorisedActivationsMatchScalarFormulas() {
+        var v = (0..<1007).map { Float($0) / 25 - 20 }    // -20 ..< 20.3, 62 full SIMD blocks + a tail
+        v[500] = .nan
+        let x = Tensor(v)
+        let s = x.sigmoid().toFloatArray(), si = x.silu().toFloatArray()
+        let sT = x.transpose(0, 0).expand([2, 1007]).mT.contiguous().mT.narrow(0, start: 0, length: 1).squeeze(0).silu().toFloatArray()
+        for i in 0..<v.count where i != 500 {
+            let sig = 1 / (1 + Foundation.exp(-Double(v[i])))
+            XCTAssertEqual(Double(s[i]), sig, accuracy: 2e-7 * Swift.max(1, sig), "sigmoid(\(v[i]))")
+            XCTAssertEqual(Double(si[i]), Double(v[i]) * sig, accuracy: 1e-6 * Swift.max(1, Swift.abs(Double(v[i]))), "silu(\(v[i]))")
+            XCTAssertEqual(sT[i], si[i], "strided silu")
+        }
+        XCTAssertTrue(s[500].isNaN && si[500].isNaN, "NaN propagates")
+    }
+
     func testComparisonsAndClamp() {
         let t = Tensor([1, -100, 3, -100])
         XCTAssertEqual(t.ne(-100).dtype, .bool)
