@@ -26,8 +26,9 @@ private func loadRow(_ m: MatOperand, _ r: Int, _ dst: UnsafeMutablePointer<Floa
     convertRow(m.base, m.dtype, r * m.rs, m.cs, UnsafeMutableRawPointer(dst), .float32, 0, m.cols)
 }
 
-/// Target size of a converted tile, in floats (1 MiB: stays in L2 alongside sgemm's own panels).
-private let tileFloats = 262_144
+/// Target size of a converted tile, in floats (4 MiB): large enough that each sgemm call has wide panels
+/// (e.g. 512 columns of a 2048-wide weight), small next to any weight worth tiling.
+let tileFloats = 1 << 20
 
 /// C[M×N] (row stride ldc) = A[M×K] · B[K×N] + beta·C.
 func gemm(_ a: MatOperand, _ b: MatOperand, _ c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float = 0) {

@@ -136,8 +136,10 @@ final class TensorCoreTests: XCTestCase {
     func testMatmulPathsIncludingHalfWeights() {
         let gen = RandomGenerator(seed: 3)
         let x = Tensor.randn([5, 1000], generator: gen)
-        // 600 output features × 1000 inputs: the tiled conversion (262,144 floats per tile) needs 3 tiles.
-        let w = Tensor.randn([600, 1000], generator: gen)
+        // 1100 output features × 1000 inputs: the tiled conversion (tileFloats = 2^20 per tile) needs 2 tiles
+        // whichever direction it tiles.
+        XCTAssertLessThan(tileFloats, 1100 * 1000)
+        let w = Tensor.randn([1100, 1000], generator: gen)
         let ref = x.matmul(w.mT).toFloatArray()
         for dt in [DType.bfloat16, .float16] {
             let wh = w.to(dt)
@@ -151,11 +153,15 @@ final class TensorCoreTests: XCTestCase {
                              x.to(dt).matmul(wf.mT).toFloatArray(), tol: 2e-4, "\(dt) left operand")
             _ = ref
         }
+        // Half-precision left operand with more rows than one tile holds (row tiles of A).
+        let small = Tensor.randn([1000, 3], generator: gen)
+        assertTorchClose(wb16(w).matmul(small).toFloatArray(), wb16(w).to(.float32).matmul(small).toFloatArray(),
+                         tol: 2e-4, "bf16 [1100, 1000] left operand")
         // Frozen half weight: the gradient reaches x only.
         let xg = Tensor.randn([3, 1000], generator: gen).requiringGrad()
         let wb = w.to(.bfloat16)
         linear(xg, weight: wb).sum().backward()
-        let expectGx = Tensor.ones([3, 600]).matmul(wb.to(.float32)).toFloatArray()
+        let expectGx = Tensor.ones([3, 1100]).matmul(wb.to(.float32)).toFloatArray()
         assertTorchClose(xg.grad!.toFloatArray(), expectGx, tol: 2e-4, "grad through bf16 weight")
         XCTAssertNil(wb.grad)
         // Strided (non-BLAS-layout) float32 operand goes through the tile path too.
@@ -167,6 +173,8 @@ final class TensorCoreTests: XCTestCase {
                          "strided left operand")
         XCTAssertEqual(aS.mT.matmul(bmat.mT.mT).shape, [4, 2, 5])
     }
+
+    private func wb16(_ t: Tensor) -> Tensor { t.to(.bfloat16) }
 
     func testIndexingAndJoining() throws {
         let w = Tensor((0..<12).map { Float($0) }, shape: [4, 3])
