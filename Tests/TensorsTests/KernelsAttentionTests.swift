@@ -192,6 +192,20 @@ final class KernelsAttentionTests: XCTestCase {
         }
     }
 
+    func testInvalidShapeIsReportedAndPoisonsOutputs() {
+        let bad = AttentionShape(batch: 1, seqLen: 3, qHeads: 6, kvHeads: 4, headDim: 2)
+        XCTAssertNotNil(bad.problem)
+        XCTAssertTrue(bad.problem?.contains("multiple of kvHeads") ?? false)
+        XCTAssertNil(AttentionShape(batch: 1, seqLen: 3, qHeads: 9, kvHeads: 3, headDim: 64).problem)
+        let p = AttentionProblem(shape: bad, scale: 1, causal: true, q: .init(repeating: 1, count: 36),
+                                 k: .init(repeating: 1, count: 24), v: .init(repeating: 1, count: 24),
+                                 dOut: .init(repeating: 1, count: 36), seg: nil, keyMask: nil)
+        let (out, lse) = p.forward()
+        XCTAssertTrue(out.allSatisfy(\.isNaN) && lse.allSatisfy(\.isNaN))
+        let g = p.backward(out: out, lse: lse)
+        XCTAssertTrue(g.dq.allSatisfy(\.isNaN) && g.dk.allSatisfy(\.isNaN) && g.dv.allSatisfy(\.isNaN))
+    }
+
     /// Production tile sizes on shapes spanning several tiles (SmolLM2 head layout: 9 query heads, 3 KV heads,
     /// head_dim 64), against the direct Double reference. Same tolerance as the fixtures.
     func testDefaultTilesAgainstDirectReference() {
