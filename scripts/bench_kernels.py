@@ -4,8 +4,11 @@
 Prints one JSON line per measurement: {"kernel": name, "ms": min over runs}. Pair with
   SWIFTTUNE_KERNEL_BENCH=1 OPENBLAS_CORETYPE=SKYLAKEX swift test -c release -Xswiftc -enable-testing \
       --filter KernelsBenchTests
-Run: /work/venv/bin/python scripts/bench_kernels.py
+Run: /work/venv/bin/python scripts/bench_kernels.py [--compare swift.jsonl]
+With --compare, also prints a table against the Swift harness's JSON lines (ratio = torch / swift,
+above 1 means Swift is faster).
 """
+import argparse
 import json
 import math
 import time
@@ -38,8 +41,30 @@ def best(fn, runs=15):
     return Timing(min(ws), min(cs))
 
 
+RESULTS = {}
+
+
 def report(name, t):
+    RESULTS[name] = t
     print(json.dumps({"kernel": name, "ms": round(t.wall, 3), "cpu_ms": round(t.cpu, 3)}), flush=True)
+
+
+def compare(path):
+    swift = {}
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if line.startswith("{") and '"kernel"' in line:
+                r = json.loads(line)
+                swift[r["kernel"]] = r
+    print(f"| kernel | swift ms (cpu) | torch ms (cpu) | torch/swift wall | torch/swift cpu |")
+    print(f"|---|---|---|---|---|")
+    for name, t in RESULTS.items():
+        if name not in swift:
+            continue
+        s = swift[name]
+        print(f"| {name} | {s['ms']:.3f} ({s['cpu_ms']:.3f}) | {t.wall:.3f} ({t.cpu:.3f}) | "
+              f"{t.wall / s['ms']:.2f} | {t.cpu / s['cpu_ms']:.2f} |")
 
 
 def attention():
@@ -153,6 +178,9 @@ def convert():
 
 
 if __name__ == "__main__":
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--compare", help="JSON lines printed by KernelsBenchTests")
+    args = ap.parse_args()
     attention()
     cross_entropy()
     norms()
@@ -160,3 +188,5 @@ if __name__ == "__main__":
     softmax()
     silu()
     convert()
+    if args.compare:
+        compare(args.compare)

@@ -27,7 +27,14 @@ extension Kernels {
         segmentIds: UnsafePointer<Int32>?, keyMask: UnsafePointer<UInt8>?, tiles: AttentionTiles
     ) {
         let B = shape.batch, T = shape.seqLen, Hq = shape.qHeads, Hkv = shape.kvHeads, D = shape.headDim
-        guard B > 0, T > 0, Hq > 0, D > 0, Hkv > 0, Hq % Hkv == 0 else { return }
+        if shape.problem != nil {
+            if B > 0, T > 0, Hq > 0, D > 0 { dq.update(repeating: .nan, count: B * T * Hq * D) }
+            if B > 0, T > 0, Hkv > 0, D > 0 {
+                dk.update(repeating: .nan, count: B * T * Hkv * D); dv.update(repeating: .nan, count: B * T * Hkv * D)
+            }
+            return
+        }
+        if shape.isEmpty { return }
         let group = Hq / Hkv
         let BQ = tiles.queryBlock, BK = tiles.keyBlock
         let nQB = (T + BQ - 1) / BQ, nKB = (T + BK - 1) / BK

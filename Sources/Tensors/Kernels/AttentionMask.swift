@@ -7,6 +7,19 @@ public struct AttentionShape: Sendable {
     public init(batch: Int, seqLen: Int, qHeads: Int, kvHeads: Int, headDim: Int) {
         self.batch = batch; self.seqLen = seqLen; self.qHeads = qHeads; self.kvHeads = kvHeads; self.headDim = headDim
     }
+
+    /// What is wrong with the shape, or nil when the kernels can run it. Callers check this and throw; the
+    /// kernels themselves fill their outputs with NaN for an invalid shape rather than read out of bounds.
+    public var problem: String? {
+        if batch < 0 || seqLen < 0 || headDim < 0 { return "negative size in \(self)" }
+        if qHeads <= 0 || kvHeads <= 0 { return "attention needs at least one query and one key/value head, got \(self)" }
+        if qHeads % kvHeads != 0 {
+            return "qHeads (\(qHeads)) must be a multiple of kvHeads (\(kvHeads)) for grouped-query attention"
+        }
+        return nil
+    }
+
+    var isEmpty: Bool { batch == 0 || seqLen == 0 || headDim == 0 }
 }
 
 /// Tile sizes of the attention kernels. Exposed (internal) so tests can force many small tiles
