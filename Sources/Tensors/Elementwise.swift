@@ -95,9 +95,9 @@ func binaryKernel<Op: BinaryFloatOp>(_: Op.Type, _ a0: Tensor, _ b0: Tensor, _ n
     let layout = StridedLayout(shape: shape, strides: [Tensor.contiguousStrides(shape),
                                                       a.broadcastStrides(to: shape), b.broadcastStrides(to: shape)])
     let po = out.floatPointer, pa = a.floatPointer, pb = b.floatPointer
-    let n = layout.inner, sa = layout.innerStrides[1], sb = layout.innerStrides[2]
+    let sa = layout.innerStrides[1], sb = layout.innerStrides[2]
     withExtendedLifetime((a, b)) {
-        layout.parallelRows { oo, ao, bo in
+        layout.parallelRows { oo, ao, bo, n in
             let o = po + oo, x = pa + ao, y = pb + bo
             if sa == 1 && sb == 1 {
                 for i in 0..<n { o[i] = Op.f(x[i], y[i]) }
@@ -129,9 +129,9 @@ func vectorUnaryKernel<Op: VectorUnaryOp>(_: Op.Type, _ x0: Tensor) -> Tensor {
     if out.count == 0 { return out }
     let layout = StridedLayout(shape: x.shape, strides: [Tensor.contiguousStrides(x.shape), x.strides])
     let po = out.floatPointer, px = x.floatPointer
-    let n = layout.inner, sx = layout.innerStrides[1]
+    let sx = layout.innerStrides[1]
     withExtendedLifetime(x) {
-        layout.parallelRows { oo, xo, _ in
+        layout.parallelRows { oo, xo, _, n in
             let o = po + oo, s = px + xo
             if sx == 1 {
                 var i = 0
@@ -160,9 +160,9 @@ func unaryKernel<Op: UnaryFloatOp>(_: Op.Type, _ x0: Tensor) -> Tensor {
     if out.count == 0 { return out }
     let layout = StridedLayout(shape: x.shape, strides: [Tensor.contiguousStrides(x.shape), x.strides])
     let po = out.floatPointer, px = x.floatPointer
-    let n = layout.inner, sx = layout.innerStrides[1]
+    let sx = layout.innerStrides[1]
     withExtendedLifetime(x) {
-        layout.parallelRows { oo, xo, _ in
+        layout.parallelRows { oo, xo, _, n in
             let o = po + oo, s = px + xo
             if sx == 1 { for i in 0..<n { o[i] = Op.f(s[i]) } } else { for i in 0..<n { o[i] = Op.f(s[i * sx]) } }
         }
@@ -285,9 +285,9 @@ extension Tensor {
         let x = self.asF32()
         let out = Tensor(uninitialized: shape)
         let layout = StridedLayout(shape: shape, strides: [Tensor.contiguousStrides(shape), x.strides])
-        let po = out.floatPointer, px = x.floatPointer, n = layout.inner, sx = layout.innerStrides[1]
+        let po = out.floatPointer, px = x.floatPointer, sx = layout.innerStrides[1]
         withExtendedLifetime(x) {
-            layout.parallelRows { oo, xo, _ in
+            layout.parallelRows { oo, xo, _, n in
                 for i in 0..<n { po[oo + i] = Foundation.pow(px[xo + i * sx], exponent) }
             }
         }
@@ -311,10 +311,10 @@ extension Tensor {
         checkInPlace("addInPlace")
         let o = other.asF32()
         let layout = StridedLayout(shape: shape, strides: [strides, o.broadcastStrides(to: shape)])
-        let ps = floatPointer, po = o.floatPointer, n = layout.inner
+        let ps = floatPointer, po = o.floatPointer
         let ss = layout.innerStrides[0], so = layout.innerStrides[1]
         withExtendedLifetime(o) {
-            layout.parallelRows { a, b, _ in
+            layout.parallelRows { a, b, _, n in
                 if ss == 1 && so == 1 { for i in 0..<n { ps[a + i] += alpha * po[b + i] } }
                 else { for i in 0..<n { ps[a + i * ss] += alpha * po[b + i * so] } }
             }
@@ -325,10 +325,10 @@ extension Tensor {
         checkInPlace("mulInPlace")
         let o = other.asF32()
         let layout = StridedLayout(shape: shape, strides: [strides, o.broadcastStrides(to: shape)])
-        let ps = floatPointer, po = o.floatPointer, n = layout.inner
+        let ps = floatPointer, po = o.floatPointer
         let ss = layout.innerStrides[0], so = layout.innerStrides[1]
         withExtendedLifetime(o) {
-            layout.parallelRows { a, b, _ in for i in 0..<n { ps[a + i * ss] *= po[b + i * so] } }
+            layout.parallelRows { a, b, _, n in for i in 0..<n { ps[a + i * ss] *= po[b + i * so] } }
         }
     }
     /// `self *= s`, in place.
@@ -337,18 +337,18 @@ extension Tensor {
     public func fill(_ value: Float) {
         checkInPlace("fill")
         let layout = StridedLayout(shape: shape, strides: [strides])
-        let ps = floatPointer, n = layout.inner, ss = layout.innerStrides[0]
-        layout.parallelRows { a, _, _ in for i in 0..<n { ps[a + i * ss] = value } }
+        let ps = floatPointer, ss = layout.innerStrides[0]
+        layout.parallelRows { a, _, _, n in for i in 0..<n { ps[a + i * ss] = value } }
     }
     /// Copies `other` (broadcast, any dtype) into this float32 tensor, in place.
     public func copy(from other: Tensor) {
         checkInPlace("copy(from:)")
         let o = other.asF32()
         let layout = StridedLayout(shape: shape, strides: [strides, o.broadcastStrides(to: shape)])
-        let ps = floatPointer, po = o.floatPointer, n = layout.inner
+        let ps = floatPointer, po = o.floatPointer
         let ss = layout.innerStrides[0], so = layout.innerStrides[1]
         withExtendedLifetime(o) {
-            layout.parallelRows { a, b, _ in for i in 0..<n { ps[a + i * ss] = po[b + i * so] } }
+            layout.parallelRows { a, b, _, n in for i in 0..<n { ps[a + i * ss] = po[b + i * so] } }
         }
     }
 
@@ -362,10 +362,10 @@ extension Tensor {
     func addInPlaceRaw(_ g: Tensor) {
         let o = g.asF32()
         let layout = StridedLayout(shape: shape, strides: [strides, o.strides])
-        let ps = floatPointer, po = o.floatPointer, n = layout.inner
+        let ps = floatPointer, po = o.floatPointer
         let ss = layout.innerStrides[0], so = layout.innerStrides[1]
         withExtendedLifetime(o) {
-            layout.parallelRows { a, b, _ in for i in 0..<n { ps[a + i * ss] += po[b + i * so] } }
+            layout.parallelRows { a, b, _, n in for i in 0..<n { ps[a + i * ss] += po[b + i * so] } }
         }
     }
 }

@@ -61,10 +61,27 @@ struct StridedLayout {
         }
     }
 
-    /// Row-parallel walk: rows are split over the cores when the total work is large.
-    func parallelRows(_ body: (Int, Int, Int) -> Void) {
-        let grain = max(1, 32768 / max(inner, 1))
-        Parallel.forRanges(rows, grain: grain) { r in forRows(r, body) }
+    /// Parallel walk: `body(o0, o1, o2, n)` gets a run of `n` innermost elements starting at those offsets.
+    /// Many rows are split over the cores by rows; a few long rows (a contiguous tensor coalesces into
+    /// one) are cut into pieces so every core still gets work.
+    func parallelRows(_ body: (Int, Int, Int, Int) -> Void) {
+        let workers = Parallel.workers
+        if rows >= 2 * workers || rows * inner < 65536 || workers == 1 {
+            let grain = Swift.max(1, 32768 / Swift.max(inner, 1))
+            Parallel.forRanges(rows, grain: grain) { r in forRows(r) { a, b, c in body(a, b, c, inner) } }
+            return
+        }
+        let i0 = innerStrides[0], i1 = innerStrides.count > 1 ? innerStrides[1] : 0
+        let i2 = innerStrides.count > 2 ? innerStrides[2] : 0
+        let pieces = Swift.max(1, Swift.min((inner + 16383) / 16384, (2 * workers + rows - 1) / rows))
+        let chunk = ((inner + pieces - 1) / pieces + 15) / 16 * 16
+        let perRow = (inner + chunk - 1) / chunk
+        Parallel.forRanges(rows * perRow, grain: 1) { r in
+            for job in r {
+                let row = job / perRow, lo = (job % perRow) * chunk, hi = Swift.min(inner, lo + chunk)
+                forRows(row ..< row + 1) { a, b, c in body(a + lo * i0, b + lo * i1, c + lo * i2, hi - lo) }
+            }
+        }
     }
 }
 
@@ -75,14 +92,14 @@ func stridedCopy(from src: Tensor, to dst: Tensor) {
     let layout = StridedLayout(shape: src.shape, strides: [src.strides, Tensor.contiguousStrides(src.shape)])
     let sb = src.rawPointer, db = dst.rawPointer
     let sd = src.dtype, dd = dst.dtype
-    let ss = layout.innerStrides[0], n = layout.inner
+    let ss = layout.innerStrides[0]
     // A transpose (the source's unit stride is on the dim above the innermost): copy in cache blocks.
     if sd == dd, ss != 1, let last = layout.outerStrides[0].last, last == 1, layout.outer.count >= 1,
        sd.byteSize == 4 || sd.byteSize == 2 {
         if sd.byteSize == 4 { blockedTranspose(UInt32.self, layout, sb, db) } else { blockedTranspose(UInt16.self, layout, sb, db) }
         return
     }
-    layout.parallelRows { so, dOff, _ in
+    layout.parallelRows { so, dOff, _, n in
         convertRow(sb, sd, so, ss, db, dd, dOff, n)
     }
 }

@@ -73,6 +73,19 @@ final class TensorCoreTests: XCTestCase {
         let big = Tensor.uniform([1 << 20], generator: RandomGenerator(seed: 1))
         let s = (big + big).toFloatArray(), v = big.toFloatArray()
         XCTAssertTrue(zip(s, v).allSatisfy { $0 == 2 * $1 })
+        // A few long rows are cut into pieces across the cores (offsets shifted per operand, incl. stride 0).
+        let rowsT = Tensor.uniform([3, 100_003], generator: RandomGenerator(seed: 2))
+        let col = Tensor([1, 2, 3] as [Float], shape: [3, 1])
+        let vec = Tensor.uniform([100_003], generator: RandomGenerator(seed: 3))
+        let sum3 = (rowsT * col + vec).toFloatArray(), rv = rowsT.toFloatArray(), vv = vec.toFloatArray()
+        var badPieces = 0
+        for r in 0..<3 { for j in 0..<100_003 where sum3[r * 100_003 + j] != rv[r * 100_003 + j] * Float(r + 1) + vv[j] { badPieces += 1 } }
+        XCTAssertEqual(badPieces, 0)
+        let masked = Tensor.where(rowsT.gt(0.5), rowsT, Tensor(scalar: -1)).toFloatArray()
+        XCTAssertTrue(zip(masked, rv).allSatisfy { $1 > 0.5 ? $0 == $1 : $0 == -1 })
+        let acc = Tensor.zeros([3, 100_003])
+        acc.addInPlace(vec, alpha: 2)
+        XCTAssertEqual(acc.toFloatArray()[2 * 100_003 + 99_999], 2 * vv[99_999])
         // where/maskedFill are NaN/inf safe.
         let m = x2(Tensor([1, 2, 3, 4] as [Float])).maskedFill(Tensor([true, false, false, true]), -.infinity)
         XCTAssertEqual(m.toFloatArray(), [-.infinity, 4, 6, -.infinity])
