@@ -363,10 +363,11 @@ final class TensorCoreTests: XCTestCase {
         let targets = Tensor((0..<32).map { $0 % 16 == 15 ? -100 : ($0 + 1) % vocab }, shape: [2, 16])
         var first: Float = 0, last: Float = 0
         for step in 0..<60 {
-            let x = rmsNorm(try embedding(tokens, weight: emb), weight: norm)   // [2, 16, dim]
-            let (gate, up) = { (h: Tensor) in (h.narrow(-1, start: 0, length: 16), h.narrow(-1, start: 16, length: 16)) }(linear(x, weight: w1))
-            let logits = linear(siluMul(gate, up), weight: w2)                  // [2, 16, vocab]
-            let loss = try crossEntropy(logits: logits, targets: targets)
+            let x = rmsNorm(try embedding(tokens, weight: emb), weight: norm)       // [2, 16, dim]
+            let h = linear(x, weight: w1)                                           // [2, 16, 32]
+            let logits = linear(siluMul(h.narrow(-1, start: 0, length: 16), h.narrow(-1, start: 16, length: 16)),
+                                weight: w2)                                         // [2, 16, vocab]
+            let loss = try crossEntropy(logits: logits, targets: targets)           // mean over non-ignored
             loss.backward()
             withNoGrad { for p in params { p.addInPlace(p.grad!, alpha: -0.5); p.zeroGrad() } }
             if step == 0 { first = loss.item() }
