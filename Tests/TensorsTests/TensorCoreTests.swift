@@ -291,6 +291,18 @@ final class TensorCoreTests: XCTestCase {
         XCTAssertEqual(w.toFloatArray(), [-7, -14, -21])
     }
 
+    func testClipGradNorm() {
+        let a = Tensor([1, 2] as [Float]).requiringGrad(), b = Tensor([3] as [Float]).requiringGrad()
+        (a * Tensor([3, 4] as [Float])).sum().backward()          // grad a = [3, 4]
+        (b * 12).sum().backward()                                  // grad b = [12]; joint norm 13
+        XCTAssertEqual(clipGradNorm([a, b], maxNorm: 1), 13, accuracy: 1e-5)
+        XCTAssertEqual(a.grad!.toFloatArray()[0], 3 / 13, accuracy: 1e-6)
+        XCTAssertEqual(b.grad!.toFloatArray()[0], 12 / 13, accuracy: 1e-6)
+        XCTAssertEqual(clipGradNorm([a, b], maxNorm: 10), 1, accuracy: 1e-5)   // already small: unchanged
+        XCTAssertEqual(b.grad!.toFloatArray()[0], 12 / 13, accuracy: 1e-6)
+        XCTAssertEqual(a.byteCount, 8)
+    }
+
     func testSavedActivationsAreFreedDuringBackward() {
         let x = Tensor.randn([64, 64], generator: RandomGenerator(seed: 5)).requiringGrad()
         weak var saved: TensorStorage?
