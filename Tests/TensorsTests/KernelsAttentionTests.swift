@@ -220,11 +220,15 @@ final class KernelsAttentionTests: XCTestCase {
         for (n, (shape, causal, segmented, padded)) in configs.enumerated() {
             let p = AttentionProblem.random(shape, causal: causal, seed: UInt64(n + 1), segmented: segmented, padded: padded)
             let r = p.reference()
-            let (out, lse) = p.forward()
-            let g = p.backward(out: out, lse: lse)
-            let tag = "config \(n)"
-            assertClose(out, r.out, "\(tag) out"); assertClose(lse, r.lse, "\(tag) lse")
-            assertClose(g.dq, r.dq, "\(tag) dq"); assertClose(g.dk, r.dk, "\(tag) dk"); assertClose(g.dv, r.dv, "\(tag) dv")
+            // also a ragged tiling whose causal tiles split into row groups of 32 + 16
+            for tiles in [nil, AttentionTiles(queryBlock: 48, keyBlock: 40)] {
+                let (out, lse) = p.forward(tiles: tiles)
+                let g = p.backward(out: out, lse: lse, tiles: tiles)
+                let tag = "config \(n) tiles \(tiles.map { "\($0.queryBlock)x\($0.keyBlock)" } ?? "default")"
+                assertClose(out, r.out, "\(tag) out"); assertClose(lse, r.lse, "\(tag) lse")
+                assertClose(g.dq, r.dq, "\(tag) dq"); assertClose(g.dk, r.dk, "\(tag) dk")
+                assertClose(g.dv, r.dv, "\(tag) dv")
+            }
         }
     }
 

@@ -97,40 +97,48 @@ extension Kernels {
                     for qb in 0..<nQB {
                         let kind = kinds[(b * nKB + kb) * nQB + qb]
                         if kind == .skip { continue }
-                        let q0 = qb * BQ, qn = min(BQ, T - q0)
-                        let kn = mask.usefulKeys(q0: q0, qn: qn, k0: k0, kn: knFull, kind: kind)
-                        for h in (g * group)..<((g + 1) * group) {
-                            let off = (b * T + q0) * ldq + h * D
-                            let qp = q + off, dop = dOut + off
-                            let lp = lse + (b * Hq + h) * T + q0
-                            let dip = di + (b * Hq + h) * T + q0
-                            // P = exp(scale·QKᵀ - lse), masked entries and empty rows 0.
-                            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(qn), Int32(kn), Int32(D),
-                                        scale, qp, Int32(ldq), kp, Int32(ldk), 0, p, Int32(BK))
-                            mask.apply(p, ld: BK, b, q0: q0, qn: qn, k0: k0, kn: kn, kind: kind)
-                            for i in 0..<qn {
-                                let row = p + i * BK
-                                if lp[i] == -.infinity { row.update(repeating: 0, count: kn) }
-                                else { _ = expShiftSum(row, kn, lp[i]) }
+                        let q0Block = qb * BQ, qnBlock = min(BQ, T - q0Block)
+                        // Tiles cut by the causal diagonal go in row groups, each with only the keys it can see.
+                        let rowStep = mask.rowStep(qn: qnBlock, kind: kind)
+                        var r0 = 0
+                        while r0 < qnBlock {
+                            let q0 = q0Block + r0, qn = min(rowStep, qnBlock - r0)
+                            r0 += qn
+                            let kn = mask.usefulKeys(q0: q0, qn: qn, k0: k0, kn: knFull, kind: kind)
+                            if kn <= 0 { continue }
+                            for h in (g * group)..<((g + 1) * group) {
+                                let off = (b * T + q0) * ldq + h * D
+                                let qp = q + off, dop = dOut + off
+                                let lp = lse + (b * Hq + h) * T + q0
+                                let dip = di + (b * Hq + h) * T + q0
+                                // P = exp(scale·QKᵀ - lse), masked entries and empty rows 0.
+                                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(qn), Int32(kn), Int32(D),
+                                            scale, qp, Int32(ldq), kp, Int32(ldk), 0, p, Int32(BK))
+                                mask.apply(p, ld: BK, b, q0: q0, qn: qn, k0: k0, kn: kn, kind: kind)
+                                for i in 0..<qn {
+                                    let row = p + i * BK
+                                    if lp[i] == -.infinity { row.update(repeating: 0, count: kn) }
+                                    else { _ = expShiftSum(row, kn, lp[i]) }
+                                }
+                                // dV += Pᵀ dO
+                                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(kn), Int32(D), Int32(qn),
+                                            1, p, Int32(BK), dop, Int32(ldq), 1, dvAcc, Int32(D))
+                                // dP = dO Vᵀ, then dS = P ∘ (dP - Di)
+                                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(qn), Int32(kn), Int32(D),
+                                            1, dop, Int32(ldq), vp, Int32(ldk), 0, ds, Int32(BK))
+                                for i in 0..<qn {
+                                    let pr = p + i * BK, dr = ds + i * BK
+                                    let dI = V16(repeating: dip[i])
+                                    var j = 0
+                                    while j + 16 <= kn { store(load(pr + j) * (load(dr + j) - dI), dr + j); j += 16 }
+                                    while j < kn { dr[j] = pr[j] * (dr[j] - dip[i]); j += 1 }
+                                }
+                                // dK += scale · dSᵀ Q ; dQ += scale · dS K
+                                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(kn), Int32(D), Int32(qn),
+                                            scale, ds, Int32(BK), qp, Int32(ldq), 1, dkAcc, Int32(D))
+                                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(qn), Int32(D), Int32(kn),
+                                            scale, ds, Int32(BK), kp, Int32(ldk), 1, dqw + off, Int32(ldq))
                             }
-                            // dV += Pᵀ dO
-                            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(kn), Int32(D), Int32(qn),
-                                        1, p, Int32(BK), dop, Int32(ldq), 1, dvAcc, Int32(D))
-                            // dP = dO Vᵀ, then dS = P ∘ (dP - Di)
-                            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(qn), Int32(kn), Int32(D),
-                                        1, dop, Int32(ldq), vp, Int32(ldk), 0, ds, Int32(BK))
-                            for i in 0..<qn {
-                                let pr = p + i * BK, dr = ds + i * BK
-                                let dI = V16(repeating: dip[i])
-                                var j = 0
-                                while j + 16 <= kn { store(load(pr + j) * (load(dr + j) - dI), dr + j); j += 16 }
-                                while j < kn { dr[j] = pr[j] * (dr[j] - dip[i]); j += 1 }
-                            }
-                            // dK += scale · dSᵀ Q ; dQ += scale · dS K
-                            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(kn), Int32(D), Int32(qn),
-                                        scale, ds, Int32(BK), qp, Int32(ldq), 1, dkAcc, Int32(D))
-                            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(qn), Int32(D), Int32(kn),
-                                        scale, ds, Int32(BK), kp, Int32(ldk), 1, dqw + off, Int32(ldq))
                         }
                     }
                     for j in 0..<knFull {

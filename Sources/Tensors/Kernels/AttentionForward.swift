@@ -77,30 +77,40 @@ extension Kernels {
                         let kind = kinds[(b * nQB + qb) * nKB + kb]
                         if kind == .skip { continue }
                         let k0 = kb * BK
-                        let kn = mask.usefulKeys(q0: q0, qn: qn, k0: k0, kn: min(BK, T - k0), kind: kind)
+                        let knTile = mask.usefulKeys(q0: q0, qn: qn, k0: k0, kn: min(BK, T - k0), kind: kind)
                         let kp = k + (b * T + k0) * ldk + g * D
                         let vp = v + (b * T + k0) * ldk + g * D
-                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(qn), Int32(kn), Int32(D),
-                                    scale, qp, Int32(ldq), kp, Int32(ldk), 0, s, Int32(BK))
-                        mask.apply(s, ld: BK, b, q0: q0, qn: qn, k0: k0, kn: kn, kind: kind)
-                        for i in 0..<qn {
-                            let row = s + i * BK
-                            let mNew = max(m[i], rowMax(row, kn))
-                            if mNew == -.infinity {
-                                row.update(repeating: 0, count: kn)
-                                continue
+                        // Tiles cut by the causal diagonal go in row groups, each with only the keys it can see.
+                        let rowStep = mask.rowStep(qn: qn, kind: kind)
+                        var r0 = 0
+                        while r0 < qn {
+                            let rn = min(rowStep, qn - r0)
+                            let kn = mask.usefulKeys(q0: q0 + r0, qn: rn, k0: k0, kn: knTile, kind: kind)
+                            defer { r0 += rn }
+                            if kn <= 0 { continue }
+                            let sr = s + r0 * BK
+                            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rn), Int32(kn), Int32(D),
+                                        scale, qp + r0 * ldq, Int32(ldq), kp, Int32(ldk), 0, sr, Int32(BK))
+                            mask.apply(sr, ld: BK, b, q0: q0 + r0, qn: rn, k0: k0, kn: kn, kind: kind)
+                            for i in r0..<(r0 + rn) {
+                                let row = s + i * BK
+                                let mNew = max(m[i], rowMax(row, kn))
+                                if mNew == -.infinity {
+                                    row.update(repeating: 0, count: kn)
+                                    continue
+                                }
+                                let rs = expShiftSum(row, kn, mNew)
+                                if m[i] != mNew {
+                                    let alpha = Foundation.exp(m[i] - mNew)
+                                    l[i] *= alpha
+                                    scaleRow(acc + i * D, D, alpha)
+                                    m[i] = mNew
+                                }
+                                l[i] += rs
                             }
-                            let rs = expShiftSum(row, kn, mNew)
-                            if m[i] != mNew {
-                                let alpha = Foundation.exp(m[i] - mNew)
-                                l[i] *= alpha
-                                scaleRow(acc + i * D, D, alpha)
-                                m[i] = mNew
-                            }
-                            l[i] += rs
+                            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rn), Int32(D), Int32(kn),
+                                        1, sr, Int32(BK), vp, Int32(ldk), 1, acc + r0 * D, Int32(D))
                         }
-                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(qn), Int32(D), Int32(kn),
-                                    1, s, Int32(BK), vp, Int32(ldk), 1, acc, Int32(D))
                     }
                     let op = out + (b * T + q0) * ldq + h * D
                     let lp = lse + (b * Hq + h) * T + q0

@@ -38,9 +38,17 @@ extension Kernels {
     /// Lanes below -87.3 (including -inf) give exactly 0, so masked scores (-inf) vanish; lanes above
     /// 88.7 saturate near Float.greatestFiniteMagnitude instead of overflowing.
     @inline(__always) static func vexp(_ x: V16) -> V16 {
-        let hi = V16(repeating: 88.7)
+        vexpCore(x, clampHigh: true)
+    }
+
+    /// e^x for x <= 0 (shifted scores, log-probabilities): the same as `vexp` without the upper clamp.
+    @inline(__always) static func vexpNonPositive(_ x: V16) -> V16 {
+        vexpCore(x, clampHigh: false)
+    }
+
+    @inline(__always) static func vexpCore(_ x: V16, clampHigh: Bool) -> V16 {
         let lo = V16(repeating: -87.3)
-        let xc = vmax(vmin(x, hi), lo)
+        let xc = clampHigh ? vmax(vmin(x, V16(repeating: 88.7)), lo) : vmax(x, lo)
         // Rounding by adding 1.5·2^23 leaves n in the low mantissa bits of t (round-to-nearest-even).
         let magic = V16(repeating: 12582912.0)
         let t = xc * 1.44269504088896341 + magic
@@ -112,11 +120,11 @@ extension Kernels {
         let s = V16(repeating: shift)
         var j = 0
         while j + 16 <= n {
-            let e = vexp(load(p + j) - s)
+            let e = vexpNonPositive(load(p + j) - s)
             store(e, p + j); acc += e; j += 16
         }
         if j < n {
-            let e = vexp(loadPartial(p + j, n - j, fill: -.infinity) - s)
+            let e = vexpNonPositive(loadPartial(p + j, n - j, fill: -.infinity) - s)
             storePartial(e, p + j, n - j); acc += e
         }
         return hsum(acc)
