@@ -258,10 +258,17 @@ public func applyRotaryEmbedding(q: Tensor, k: Tensor, tables: RopeTables) -> (q
 ///   and attention never crosses a segment boundary.
 /// - `attentionMask` [B, T] (optional, HF style): 1 = real token, 0 = padding key (never attended to).
 /// - `scale`: defaults to 1/√D. A query row that may see no key returns zeros.
+/// - KV cache: when k/v hold more positions (Tk) than q (Tq), the queries are the *last* Tq positions
+///   (query i sits at position Tk − Tq + i for the causal mask) and `attentionMask` is [B, Tk]. That case
+///   runs unfused (matmul → mask → softmax → matmul, O(Tq·Tk) scores), meant for generation where Tq is small.
 public func scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, causal: Bool = true,
                                       positionIds: Tensor? = nil, attentionMask: Tensor? = nil,
                                       scale: Float? = nil) -> Tensor {
     precondition(q.rank == 4 && k.rank == 4 && v.rank == 4, "scaledDotProductAttention: q, k, v must be [B, T, H, D], got \(q.shape), \(k.shape), \(v.shape)")
+    if k.shape[1] != q.shape[1] {
+        precondition(positionIds == nil, "scaledDotProductAttention: positionIds (packed segments) need equal query and key lengths")
+        return cachedAttention(q: q, k: k, v: v, causal: causal, attentionMask: attentionMask, scale: scale)
+    }
     let b = q.shape[0], t = q.shape[1], hq = q.shape[2], d = q.shape[3], hkv = k.shape[2]
     precondition(k.shape == [b, t, hkv, d] && v.shape == k.shape,
                  "scaledDotProductAttention: k \(k.shape) and v \(v.shape) must be [\(b), \(t), Hkv, \(d)] for q \(q.shape)")
@@ -325,4 +332,40 @@ public func scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, causal: B
         }
         return [dq, dk, dv]
     }
+}
+
+/// Unfused attention for queries that are the last Tq of Tk key positions (generation with a KV cache).
+/// Same masking rules and [B, T, H, D] layout as the fused path; differentiable through ordinary ops.
+func cachedAttention(q: Tensor, k: Tensor, v: Tensor, causal: Bool, attentionMask: Tensor?, scale: Float?) -> Tensor {
+    let b = q.shape[0], tq = q.shape[1], hq = q.shape[2], d = q.shape[3]
+    let tk = k.shape[1], hkv = k.shape[2]
+    precondition(k.shape == [b, tk, hkv, d] && v.shape == k.shape && tk >= tq,
+                 "scaledDotProductAttention: k \(k.shape) and v \(v.shape) must be [\(b), Tk >= \(tq), Hkv, \(d)] for q \(q.shape)")
+    precondition(hkv > 0 && hq % hkv == 0, "scaledDotProductAttention: query heads \(hq) must be a multiple of kv heads \(hkv)")
+    let group = hq / hkv
+    let qh = q.permute([0, 2, 1, 3])                                             // [B, Hq, Tq, D]
+    func heads(_ x: Tensor) -> Tensor {                                          // [B, Hq, Tk, D]
+        let xh = x.permute([0, 2, 1, 3])
+        if group == 1 { return xh }
+        return xh.unsqueeze(2).expand([b, hkv, group, tk, d]).reshape([b, hq, tk, d])
+    }
+    let scores = qh.matmul(heads(k).mT) * (scale ?? 1 / Float(d).squareRoot())  // [B, Hq, Tq, Tk]
+    var blocked = [Bool](repeating: false, count: b * tq * tk)
+    let keep = attentionMask.map { m -> [Int] in
+        precondition(m.shape == [b, tk], "scaledDotProductAttention: attentionMask must be [\(b), \(tk)], got \(m.shape)")
+        return m.toIntArray()
+    }
+    let offset = tk - tq
+    for bi in 0..<b { for i in 0..<tq { for j in 0..<tk {
+        let masked = (causal && j > offset + i) || (keep.map { $0[bi * tk + j] == 0 } ?? false)
+        blocked[(bi * tq + i) * tk + j] = masked
+    } } }
+    // A row with no visible key would be all -inf (NaN softmax, NaN gradients). The fused path defines its
+    // output as 0 with zero gradient: unmask such rows for the softmax, then zero them with `where`.
+    let rowAll = (0..<(b * tq)).map { r in (0..<tk).allSatisfy { blocked[r * tk + $0] } }
+    for r in 0..<(b * tq) where rowAll[r] { for j in 0..<tk { blocked[r * tk + j] = false } }
+    let maskT = Tensor(blocked, shape: [b, 1, tq, tk])
+    let probs = softmax(scores.maskedFill(maskT, -.infinity))
+    let safe = Tensor.where(Tensor(rowAll, shape: [b, 1, tq, 1]), Tensor(scalar: 0), probs)
+    return safe.matmul(heads(v)).permute([0, 2, 1, 3]).contiguous()           // [B, Tq, Hq, D]
 }

@@ -291,6 +291,34 @@ final class TensorCoreTests: XCTestCase {
         XCTAssertEqual(w.toFloatArray(), [-7, -14, -21])
     }
 
+    func testKVCacheAttentionMatchesFusedPath() {
+        // Queries = the last 3 of 7 positions, GQA 4:2, right padding in batch 1: the unfused cache path must
+        // equal the fused kernel's output rows for those positions, and its gradients must match too.
+        let q = randT([2, 7, 4, 8], seed: 70), k = randT([2, 7, 2, 8], seed: 71), v = randT([2, 7, 2, 8], seed: 72)
+        let mask = Tensor([1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0], shape: [2, 7])
+        let full = scaledDotProductAttention(q: q, k: k, v: v, causal: true, attentionMask: mask).narrow(1, start: 4, length: 3)
+        let cached = scaledDotProductAttention(q: q.narrow(1, start: 4, length: 3), k: k, v: v, causal: true, attentionMask: mask)
+        XCTAssertEqual(cached.shape, [2, 3, 4, 8])
+        assertTorchClose(cached.toFloatArray(), full.toFloatArray(), "cache path vs fused")
+        // The composite path is the same function the fused one computes, for equal lengths too.
+        let ref = cachedAttention(q: q, k: k, v: v, causal: true, attentionMask: mask, scale: nil)
+        assertTorchClose(ref.toFloatArray(), scaledDotProductAttention(q: q, k: k, v: v, attentionMask: mask).toFloatArray(),
+                         "composite vs fused")
+        gradCheck("cached attention", [randT([1, 2, 2, 4], seed: 73), randT([1, 5, 1, 4], seed: 74), randT([1, 5, 1, 4], seed: 75)]) {
+            scaledDotProductAttention(q: $0[0], k: $0[1], v: $0[2], causal: true)
+        }
+        // A fully masked query row (left padding) yields zeros on both paths.
+        let lp = Tensor([0, 0, 1, 1, 1, 1, 1], shape: [1, 7])
+        let z = cachedAttention(q: q.narrow(0, start: 0, length: 1), k: k.narrow(0, start: 0, length: 1),
+                                v: v.narrow(0, start: 0, length: 1), causal: true, attentionMask: lp, scale: nil)
+        XCTAssertEqual(Array(z.toFloatArray().prefix(64)), [Float](repeating: 0, count: 64))
+        let q1 = randT([1, 2, 2, 4], seed: 76).requiringGrad(), k1 = randT([1, 4, 2, 4], seed: 77).requiringGrad()
+        scaledDotProductAttention(q: q1, k: k1, v: k1, causal: true, attentionMask: Tensor([0, 0, 0, 1], shape: [1, 4])).sum().backward()
+        let gq = q1.grad!.toFloatArray()
+        XCTAssertTrue(gq.allSatisfy { $0.isFinite }, "no NaN gradients from fully masked rows")
+        XCTAssertEqual(Array(gq.prefix(8)), [Float](repeating: 0, count: 8), "fully masked query row gets zero gradient")
+    }
+
     func testClipGradNorm() {
         let a = Tensor([1, 2] as [Float]).requiringGrad(), b = Tensor([3] as [Float]).requiringGrad()
         (a * Tensor([3, 4] as [Float])).sum().backward()          // grad a = [3, 4]
