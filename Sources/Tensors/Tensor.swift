@@ -168,6 +168,27 @@ public final class Tensor: CustomStringConvertible {
         self.init(storage: st, dtype: dtype, shape: shape, strides: Tensor.contiguousStrides(shape), offset: 0)
     }
 
+    /// A new owned tensor holding a copy of `bytes` (row-major, little-endian `dtype` elements). Throws if
+    /// the byte count does not match the shape.
+    public convenience init(copying bytes: UnsafeRawBufferPointer, dtype: DType, shape: [Int]) throws {
+        guard let n = Tensor.count(shape) else {
+            throw TensorError.invalidShape("shape \(shape) has a negative dimension or overflows")
+        }
+        let (need, overflow) = n.multipliedReportingOverflow(by: dtype.byteSize)
+        guard !overflow, need == bytes.count else {
+            throw TensorError.invalidShape("shape \(shape) of \(dtype) needs \(n) × \(dtype.byteSize) bytes, got \(bytes.count)")
+        }
+        self.init(uninitialized: shape, dtype: dtype)
+        if need > 0, let src = bytes.baseAddress { storage.base.copyMemory(from: src, byteCount: need) }
+    }
+
+    /// Calls `body` with this tensor's elements as contiguous row-major bytes in its own dtype (the tensor's
+    /// memory when already contiguous, otherwise a temporary copy). For writers (safetensors) and hashing.
+    public func withUnsafeRawBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        let t = isContiguous ? self : contiguous().detach()
+        return try withExtendedLifetime(t) { try body(UnsafeRawBufferPointer(start: t.rawPointer, count: t.count * dtype.byteSize)) }
+    }
+
     // MARK: - Shape helpers
 
     /// Number of elements.

@@ -319,6 +319,15 @@ final class TensorCoreTests: XCTestCase {
         XCTAssertEqual(Array(gq.prefix(8)), [Float](repeating: 0, count: 8), "fully masked query row gets zero gradient")
     }
 
+    func testRawBytesRoundTrip() throws {
+        let x = Tensor([1.5, -2, 3, 0.25] as [Float], shape: [2, 2]).to(.bfloat16)
+        let bytes = x.mT.withUnsafeRawBytes { Array($0) }               // transposed view: copied contiguous
+        XCTAssertEqual(bytes.count, 8)
+        let y = try bytes.withUnsafeBytes { try Tensor(copying: $0, dtype: .bfloat16, shape: [2, 2]) }
+        XCTAssertEqual(y.toFloatArray(), [1.5, 3, -2, 0.25])
+        XCTAssertThrowsError(try bytes.withUnsafeBytes { try Tensor(copying: $0, dtype: .float32, shape: [2, 2]) })
+    }
+
     func testClipGradNorm() {
         let a = Tensor([1, 2] as [Float]).requiringGrad(), b = Tensor([3] as [Float]).requiringGrad()
         (a * Tensor([3, 4] as [Float])).sum().backward()          // grad a = [3, 4]
