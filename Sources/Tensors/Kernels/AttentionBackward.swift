@@ -117,8 +117,10 @@ extension Kernels {
                                 mask.apply(p, ld: BK, b, q0: q0, qn: qn, k0: k0, kn: kn, kind: kind)
                                 for i in 0..<qn {
                                     let row = p + i * BK
-                                    if lp[i] == -.infinity { row.update(repeating: 0, count: kn) }
-                                    else { _ = expShiftSum(row, kn, lp[i]) }
+                                    if lp[i] == -.infinity { row.update(repeating: 0, count: kn); continue }
+                                    let len = mask.rowEnd(q0 + i, k0: k0, kn: kn, kind: kind)
+                                    if len < kn { (row + len).update(repeating: 0, count: kn - len) }
+                                    _ = expShiftSum(row, len, lp[i])
                                 }
                                 // dV += Pᵀ dO
                                 cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(kn), Int32(D), Int32(qn),

@@ -96,13 +96,17 @@ extension Kernels {
                             mask.apply(sr, ld: BK, b, q0: q0 + r0, qn: rn, k0: k0, kn: kn, kind: kind)
                             for i in r0..<(r0 + rn) {
                                 let row = s + i * BK
-                                let mNew = max(m[i], rowMax(row, kn))
+                                let len = mask.rowEnd(q0 + i, k0: k0, kn: kn, kind: kind)
+                                let mNew = max(m[i], rowMax(row, len))
                                 if mNew == -.infinity {
                                     row.update(repeating: 0, count: kn)
                                     continue
                                 }
-                                let rs = expShiftSum(row, kn, mNew)
-                                if m[i] != mNew {
+                                if len < kn { (row + len).update(repeating: 0, count: kn - len) }
+                                let rs = expShiftSum(row, len, mNew)
+                                if m[i] == -.infinity {
+                                    m[i] = mNew  // first visible keys: l and the accumulator row are still 0
+                                } else if m[i] != mNew {
                                     let alpha = Foundation.exp(m[i] - mNew)
                                     l[i] *= alpha
                                     scaleRow(acc + i * D, D, alpha)

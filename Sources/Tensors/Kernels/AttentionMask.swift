@@ -101,6 +101,14 @@ struct AttentionMask {
         return kn
     }
 
+    /// Columns of row `i` (local query index) of a tile that need exponentials: a causal cut ends the row at
+    /// the query's own position (rounded up to whole SIMD16 vectors, whose extra lanes `apply` set to -inf,
+    /// since a partial vector costs more than the lanes it saves); the remaining columns are masked.
+    @inline(__always) func rowEnd(_ i: Int, k0: Int, kn: Int, kind: BlockKind) -> Int {
+        if case .partial(true, _, _) = kind { return min(kn, (max(0, i + queryOffset - k0 + 1) + 15) & ~15) }
+        return kn
+    }
+
     /// Query rows per GEMM group: tiles cut by the causal diagonal are split in groups of 32 rows so the
     /// upper groups skip the keys they cannot see (a 64×64 diagonal tile costs 3/4 instead of all of it).
     @inline(__always) func rowStep(qn: Int, kind: BlockKind) -> Int {
