@@ -54,8 +54,8 @@ final class KernelsBenchTests: XCTestCase {
             let p = AttentionProblem.random(shape, causal: true, seed: 5, segmented: false, padded: false)
             for tiles in [nil] + extraTiles.map(Optional.some) {
                 let (out, lse) = p.forward(tiles: tiles)
-                let fwd = best { _ = p.forward(tiles: tiles) }
-                let bwd = best { _ = p.backward(out: out, lse: lse, tiles: tiles) }
+                let fwd = best(40) { _ = p.forward(tiles: tiles) }
+                let bwd = best(30) { _ = p.backward(out: out, lse: lse, tiles: tiles) }
                 let tag = tiles.map { "_tiles\($0.queryBlock)x\($0.keyBlock)" } ?? ""
                 report("attention_fwd_b\(B)_t\(T)\(tag)", fwd)
                 report("attention_bwd_b\(B)_t\(T)\(tag)", bwd)

@@ -26,20 +26,20 @@ extension Kernels {
         shape: AttentionShape, scale: Float, causal: Bool,
         segmentIds: UnsafePointer<Int32>?, keyMask: UnsafePointer<UInt8>?, tiles: AttentionTiles
     ) {
-        let B = shape.batch, T = shape.seqLen, Hq = shape.qHeads, Hkv = shape.kvHeads, D = shape.headDim
+        let B = shape.batch, T = shape.seqLen, TK = shape.keyLen, Hq = shape.qHeads, Hkv = shape.kvHeads, D = shape.headDim
         if shape.problem != nil {
             if B > 0, T > 0, Hq > 0, D > 0 { dq.update(repeating: .nan, count: B * T * Hq * D) }
-            if B > 0, T > 0, Hkv > 0, D > 0 {
-                dk.update(repeating: .nan, count: B * T * Hkv * D); dv.update(repeating: .nan, count: B * T * Hkv * D)
+            if B > 0, TK > 0, Hkv > 0, D > 0 {
+                dk.update(repeating: .nan, count: B * TK * Hkv * D); dv.update(repeating: .nan, count: B * TK * Hkv * D)
             }
             return
         }
         if shape.isEmpty { return }
         let group = Hq / Hkv
         let BQ = tiles.queryBlock, BK = tiles.keyBlock
-        let nQB = (T + BQ - 1) / BQ, nKB = (T + BK - 1) / BK
+        let nQB = (T + BQ - 1) / BQ, nKB = (TK + BK - 1) / BK
         let ldq = Hq * D, ldk = Hkv * D
-        let mask = AttentionMask(seqLen: T, causal: causal, segmentIds: segmentIds, keyMask: keyMask)
+        let mask = AttentionMask(shape: shape, causal: causal, segmentIds: segmentIds, keyMask: keyMask)
         let qCount = B * T * Hq * D
 
         // Di[b, h, i] = dOut[b, i, h, :] · out[b, i, h, :], laid out like lse.
@@ -59,7 +59,7 @@ extension Kernels {
         var costs = [Int](repeating: 0, count: B * Hkv * nKB)
         for b in 0..<B {
             for kb in 0..<nKB {
-                let k0 = kb * BK, kn = min(BK, T - k0)
+                let k0 = kb * BK, kn = min(BK, TK - k0)
                 var c = 1
                 for qb in 0..<nQB {
                     let q0 = qb * BQ, qn = min(BQ, T - q0)
@@ -89,9 +89,9 @@ extension Kernels {
                 defer { p.deallocate(); ds.deallocate(); dkAcc.deallocate(); dvAcc.deallocate() }
                 for item in lists[w] {
                     let kb = item % nKB, g = (item / nKB) % Hkv, b = item / (nKB * Hkv)
-                    let k0 = kb * BK, knFull = min(BK, T - k0)
-                    let kp = k + (b * T + k0) * ldk + g * D
-                    let vp = v + (b * T + k0) * ldk + g * D
+                    let k0 = kb * BK, knFull = min(BK, TK - k0)
+                    let kp = k + (b * TK + k0) * ldk + g * D
+                    let vp = v + (b * TK + k0) * ldk + g * D
                     dkAcc.update(repeating: 0, count: knFull * D)
                     dvAcc.update(repeating: 0, count: knFull * D)
                     for qb in 0..<nQB {
@@ -117,8 +117,10 @@ extension Kernels {
                                 mask.apply(p, ld: BK, b, q0: q0, qn: qn, k0: k0, kn: kn, kind: kind)
                                 for i in 0..<qn {
                                     let row = p + i * BK
-                                    if lp[i] == -.infinity { row.update(repeating: 0, count: kn) }
-                                    else { _ = expShiftSum(row, kn, lp[i]) }
+                                    if lp[i] == -.infinity { row.update(repeating: 0, count: kn); continue }
+                                    let len = mask.rowEnd(q0 + i, k0: k0, kn: kn, kind: kind)
+                                    if len < kn { (row + len).update(repeating: 0, count: kn - len) }
+                                    _ = expShiftSum(row, len, lp[i])
                                 }
                                 // dV += Pᵀ dO
                                 cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(kn), Int32(D), Int32(qn),
@@ -142,7 +144,7 @@ extension Kernels {
                         }
                     }
                     for j in 0..<knFull {
-                        let dst = (b * T + k0 + j) * ldk + g * D
+                        let dst = (b * TK + k0 + j) * ldk + g * D
                         (dk + dst).update(from: dkAcc + j * D, count: D)
                         (dv + dst).update(from: dvAcc + j * D, count: D)
                     }
