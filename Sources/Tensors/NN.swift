@@ -258,22 +258,19 @@ public func applyRotaryEmbedding(q: Tensor, k: Tensor, tables: RopeTables) -> (q
 ///   and attention never crosses a segment boundary.
 /// - `attentionMask` [B, T] (optional, HF style): 1 = real token, 0 = padding key (never attended to).
 /// - `scale`: defaults to 1/√D. A query row that may see no key returns zeros.
-/// - KV cache: when k/v hold more positions (Tk) than q (Tq), the queries are the *last* Tq positions
-///   (query i sits at position Tk − Tq + i for the causal mask) and `attentionMask` is [B, Tk]. That case
-///   runs unfused (matmul → mask → softmax → matmul, O(Tq·Tk) scores), meant for generation where Tq is small.
+/// - KV cache: k/v may hold more positions (Tk) than q (Tq); the queries are then the *last* Tq positions
+///   (query i sits at position Tk − Tq + i for the causal mask, HF's cache_position) and `attentionMask`
+///   is [B, Tk].
 public func scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, causal: Bool = true,
                                       positionIds: Tensor? = nil, attentionMask: Tensor? = nil,
                                       scale: Float? = nil) -> Tensor {
     precondition(q.rank == 4 && k.rank == 4 && v.rank == 4, "scaledDotProductAttention: q, k, v must be [B, T, H, D], got \(q.shape), \(k.shape), \(v.shape)")
-    if k.shape[1] != q.shape[1] {
-        precondition(positionIds == nil, "scaledDotProductAttention: positionIds (packed segments) need equal query and key lengths")
-        return cachedAttention(q: q, k: k, v: v, causal: causal, attentionMask: attentionMask, scale: scale)
-    }
-    let b = q.shape[0], t = q.shape[1], hq = q.shape[2], d = q.shape[3], hkv = k.shape[2]
-    precondition(k.shape == [b, t, hkv, d] && v.shape == k.shape,
-                 "scaledDotProductAttention: k \(k.shape) and v \(v.shape) must be [\(b), \(t), Hkv, \(d)] for q \(q.shape)")
+    let b = q.shape[0], t = q.shape[1], hq = q.shape[2], d = q.shape[3], hkv = k.shape[2], tk = k.shape[1]
+    precondition(k.shape == [b, tk, hkv, d] && v.shape == k.shape && tk >= t,
+                 "scaledDotProductAttention: k \(k.shape) and v \(v.shape) must be [\(b), Tk >= \(t), Hkv, \(d)] for q \(q.shape)")
     precondition(hkv > 0 && hq % hkv == 0, "scaledDotProductAttention: query heads \(hq) must be a multiple of kv heads \(hkv)")
-    let shape = AttentionShape(batch: b, seqLen: t, qHeads: hq, kvHeads: hkv, headDim: d)
+    precondition(positionIds == nil || tk == t, "scaledDotProductAttention: positionIds (packed segments) need equal query and key lengths, got \(t) and \(tk)")
+    let shape = AttentionShape(batch: b, seqLen: t, qHeads: hq, kvHeads: hkv, headDim: d, keyLen: tk)
     let sc = scale ?? 1 / Float(d).squareRoot()
     var segments: [Int32]? = nil
     if let positionIds {
@@ -291,7 +288,7 @@ public func scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, causal: B
     }
     var keyMask: [UInt8]? = nil
     if let attentionMask {
-        precondition(attentionMask.shape == [b, t], "scaledDotProductAttention: attentionMask must be [\(b), \(t)], got \(attentionMask.shape)")
+        precondition(attentionMask.shape == [b, tk], "scaledDotProductAttention: attentionMask must be [\(b), \(tk)], got \(attentionMask.shape)")
         keyMask = attentionMask.toIntArray().map { $0 != 0 ? 1 : 0 }
     }
     let qc = q.contiguousF32(), kc = k.contiguousF32(), vc = v.contiguousF32()
@@ -334,8 +331,9 @@ public func scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, causal: B
     }
 }
 
-/// Unfused attention for queries that are the last Tq of Tk key positions (generation with a KV cache).
-/// Same masking rules and [B, T, H, D] layout as the fused path; differentiable through ordinary ops.
+/// Unfused reference attention (matmul → mask → softmax → matmul, O(Tq·Tk) scores) with the same rules and
+/// layout as `scaledDotProductAttention` (no packed segments). Used by the tests to cross-check the fused
+/// kernel path, KV-cache case included; differentiable through ordinary ops.
 func cachedAttention(q: Tensor, k: Tensor, v: Tensor, causal: Bool, attentionMask: Tensor?, scale: Float?) -> Tensor {
     let b = q.shape[0], tq = q.shape[1], hq = q.shape[2], d = q.shape[3]
     let tk = k.shape[1], hkv = k.shape[2]

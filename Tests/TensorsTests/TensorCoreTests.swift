@@ -292,20 +292,25 @@ final class TensorCoreTests: XCTestCase {
     }
 
     func testKVCacheAttentionMatchesFusedPath() {
-        // Queries = the last 3 of 7 positions, GQA 4:2, right padding in batch 1: the unfused cache path must
-        // equal the fused kernel's output rows for those positions, and its gradients must match too.
+        // Queries = the last 3 of 7 positions, GQA 4:2, right padding in batch 1: the KV-cache call must equal
+        // the full-length output rows for those positions and the unfused reference; gradients are checked too.
         let q = randT([2, 7, 4, 8], seed: 70), k = randT([2, 7, 2, 8], seed: 71), v = randT([2, 7, 2, 8], seed: 72)
         let mask = Tensor([1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0], shape: [2, 7])
         let full = scaledDotProductAttention(q: q, k: k, v: v, causal: true, attentionMask: mask).narrow(1, start: 4, length: 3)
         let cached = scaledDotProductAttention(q: q.narrow(1, start: 4, length: 3), k: k, v: v, causal: true, attentionMask: mask)
         XCTAssertEqual(cached.shape, [2, 3, 4, 8])
         assertTorchClose(cached.toFloatArray(), full.toFloatArray(), "cache path vs fused")
-        // The composite path is the same function the fused one computes, for equal lengths too.
+        let cachedRef = cachedAttention(q: q.narrow(1, start: 4, length: 3), k: k, v: v, causal: true, attentionMask: mask, scale: nil)
+        assertTorchClose(cached.toFloatArray(), cachedRef.toFloatArray(), "fused cache path vs unfused reference")
+        // The composite reference equals the fused path for equal lengths too.
         let ref = cachedAttention(q: q, k: k, v: v, causal: true, attentionMask: mask, scale: nil)
         assertTorchClose(ref.toFloatArray(), scaledDotProductAttention(q: q, k: k, v: v, attentionMask: mask).toFloatArray(),
                          "composite vs fused")
         gradCheck("cached attention", [randT([1, 2, 2, 4], seed: 73), randT([1, 5, 1, 4], seed: 74), randT([1, 5, 1, 4], seed: 75)]) {
             scaledDotProductAttention(q: $0[0], k: $0[1], v: $0[2], causal: true)
+        }
+        gradCheck("unfused reference attention", [randT([1, 2, 2, 4], seed: 73), randT([1, 5, 1, 4], seed: 74), randT([1, 5, 1, 4], seed: 75)]) {
+            cachedAttention(q: $0[0], k: $0[1], v: $0[2], causal: true, attentionMask: nil, scale: nil)
         }
         // A fully masked query row (left padding) yields zeros on both paths.
         let lp = Tensor([0, 0, 1, 1, 1, 1, 1], shape: [1, 7])
