@@ -20,7 +20,7 @@ let package = Package(
         // OpenBLAS through pkg-config (Debian: libopenblas-dev).
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev"])]),
-        .target(name: "Tensors", dependencies: ["CBLAS"], swiftSettings: fast),
+        .target(name: "Tensors", dependencies: ["CBLAS"], exclude: ["Kernels/README.md"], swiftSettings: fast),
         .target(name: "Quantization", dependencies: ["Tensors"], swiftSettings: fast),
         .target(name: "ModelIO", dependencies: ["Tensors", "Quantization"], swiftSettings: fast),
         .target(name: "Tokenizers", dependencies: ["ModelIO"], swiftSettings: fast),
