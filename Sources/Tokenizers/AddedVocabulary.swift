@@ -73,7 +73,7 @@ struct AddedVocabulary: Sendable {
     let normalizedTrie: TokenTrie
     let normalizedTokens: [Int]
     /// Token string → id and id → token for added tokens.
-    let byContent: [String: Int]
+    let byContent: [TokenKey: Int]
     let byId: [Int: AddedToken]
 
     init(tokens: [AddedToken], normalizer: Normalizer?) {
@@ -93,9 +93,9 @@ struct AddedVocabulary: Sendable {
         rawTokens = rawT
         normalizedTrie = TokenTrie(normP)
         normalizedTokens = normT
-        var bc: [String: Int] = [:]
+        var bc: [TokenKey: Int] = [:]
         var bi: [Int: AddedToken] = [:]
-        for t in tokens { bc[t.content] = t.id; bi[t.id] = t }
+        for t in tokens { bc[TokenKey(t.content)] = t.id; bi[t.id] = t }
         byContent = bc
         byId = bi
     }

@@ -1,6 +1,6 @@
 import Foundation
 
-/// A small strict JSON parser producing `[String: Any]`, `[Any]`, `String`, `Int`, `Double`, `Bool`
+/// A small strict JSON parser producing `JSONDict`, `[Any]`, `String`, `Int`, `Double`, `Bool`
 /// and `NSNull`. Used instead of JSONSerialization, which on Linux drops a U+FEFF at the start of
 /// a string (a real vocabulary entry in some tokenizers), and to report errors with line and column.
 struct JSONParser {
@@ -59,14 +59,14 @@ struct JSONParser {
         }
     }
 
-    private mutating func object() throws -> [String: Any] {
+    private mutating func object() throws -> JSONDict {
         depth += 1
         if depth > 512 { throw error("nesting too deep") }
         defer { depth -= 1 }
         i += 1
-        var d: [String: Any] = [:]
+        var d = JSONDict()
         skipWS()
-        if i < b.count, b[i] == UInt8(ascii: "}") { i += 1; return d }
+        if i < b.count, b[i] == UInt8(ascii: "}") { i += 1; d.finish(); return d }
         while true {
             skipWS()
             guard i < b.count, b[i] == UInt8(ascii: "\"") else { throw error("expected a string key") }
@@ -75,11 +75,11 @@ struct JSONParser {
             guard i < b.count, b[i] == UInt8(ascii: ":") else { throw error("expected ':'") }
             i += 1
             skipWS()
-            d[k] = try value()
+            d.append(k, try value())
             skipWS()
             guard i < b.count else { throw error("unexpected end of file in an object") }
             if b[i] == UInt8(ascii: ",") { i += 1; continue }
-            if b[i] == UInt8(ascii: "}") { i += 1; return d }
+            if b[i] == UInt8(ascii: "}") { i += 1; d.finish(); return d }
             throw error("expected ',' or '}'")
         }
     }
@@ -184,5 +184,29 @@ struct JSONParser {
         if isInt, let v = Int(text) { return v }
         guard let d = Double(text) else { throw error("invalid number \(text)") }
         return d
+    }
+}
+
+/// A JSON object that keeps every key exactly (Swift `String` keys would merge canonically
+/// equivalent ones, e.g. two vocabulary entries "Å" U+00C5 and U+212B) in file order.
+struct JSONDict {
+    private(set) var pairs: [(key: String, value: Any)] = []
+    private var index: [TokenKey: Int] = [:]
+
+    mutating func append(_ k: String, _ v: Any) { pairs.append((k, v)) }
+
+    /// Builds the lookup index for big objects (later duplicates win, as in serde).
+    mutating func finish() {
+        guard pairs.count > 16 else { return }
+        index.reserveCapacity(pairs.count)
+        for (n, p) in pairs.enumerated() { index[TokenKey(p.key)] = n }
+    }
+
+    var count: Int { pairs.count }
+
+    subscript(key: String) -> Any? {
+        if pairs.count > 16 { return index[TokenKey(key)].map { pairs[$0].value } }
+        for p in pairs.reversed() where p.key.utf8.elementsEqual(key.utf8) { return p.value }
+        return nil
     }
 }

@@ -86,7 +86,7 @@ struct MergeTable: Sendable {
 /// on ties; `byte_fallback`, `ignore_merges`, `continuing_subword_prefix`, `end_of_word_suffix`, unk fusing.
 /// `dropout` is ignored: inference is deterministic.
 struct BPEModel: TokenizerModel {
-    let vocab: [String: UInt32]
+    let vocab: [TokenKey: UInt32]
     let idToTokenTable: [String?]
     let merges: MergeTable
     let unkId: UInt32?
@@ -99,31 +99,31 @@ struct BPEModel: TokenizerModel {
     let smallChar: [Int32]
     let byteFallbackIds: [Int32]
 
-    init(vocab: [String: UInt32], merges: [(String, String)], unkToken: String?, fuseUnk: Bool, byteFallback: Bool,
+    init(vocab: [TokenKey: UInt32], merges: [(String, String)], unkToken: String?, fuseUnk: Bool, byteFallback: Bool,
          ignoreMerges: Bool, continuingSubwordPrefix: String?, endOfWordSuffix: String?, file: String) throws {
         self.vocab = vocab
         let maxId = vocab.values.max().map { Int($0) } ?? -1
         var table = [String?](repeating: nil, count: maxId + 1)
-        for (t, i) in vocab { table[Int(i)] = t }
+        for (t, i) in vocab { table[Int(i)] = t.string }
         idToTokenTable = table
-        let prefixLen = continuingSubwordPrefix.map { $0.count } ?? 0
+        let prefixLen = continuingSubwordPrefix.map { $0.unicodeScalars.count } ?? 0
         var mt = MergeTable(capacity: merges.count)
         for (rank, (a, b)) in merges.enumerated() {
-            guard let ia = vocab[a] else {
+            guard let ia = vocab[TokenKey(a)] else {
                 throw TokenizerError.unknownToken(file: file, field: "model.merges[\(rank)]", token: a)
             }
-            guard let ib = vocab[b] else {
+            guard let ib = vocab[TokenKey(b)] else {
                 throw TokenizerError.unknownToken(file: file, field: "model.merges[\(rank)]", token: b)
             }
-            let merged = a + String(b.dropFirst(prefixLen))
-            guard let inew = vocab[merged] else {
+            let merged = a + String(String.UnicodeScalarView(b.unicodeScalars.dropFirst(prefixLen)))
+            guard let inew = vocab[TokenKey(merged)] else {
                 throw TokenizerError.unknownToken(file: file, field: "model.merges[\(rank)] (merged)", token: merged)
             }
             mt.insertIfAbsent(ia, ib, rank: UInt32(rank), newId: inew)
         }
         self.merges = mt
         if let u = unkToken {
-            guard let id = vocab[u] else { throw TokenizerError.unknownToken(file: file, field: "model.unk_token", token: u) }
+            guard let id = vocab[TokenKey(u)] else { throw TokenizerError.unknownToken(file: file, field: "model.unk_token", token: u) }
             unkId = id
         } else {
             unkId = nil
@@ -135,19 +135,19 @@ struct BPEModel: TokenizerModel {
         self.endOfWordSuffix = (endOfWordSuffix?.isEmpty ?? true) ? nil : endOfWordSuffix
         var sc = [Int32](repeating: -1, count: 0x800)
         for v in 0..<0x800 {
-            if let u = Unicode.Scalar(UInt32(v)), let id = vocab[String(Character(u))] { sc[v] = Int32(id) }
+            if let u = Unicode.Scalar(UInt32(v)), let id = vocab[TokenKey(String(Character(u)))] { sc[v] = Int32(id) }
         }
         smallChar = sc
         var bf = [Int32](repeating: -1, count: 256)
         for b in 0..<256 {
-            if let id = vocab[String(format: "<0x%02X>", b)] { bf[b] = Int32(id) }
+            if let id = vocab[TokenKey(String(format: "<0x%02X>", b))] { bf[b] = Int32(id) }
         }
         byteFallbackIds = bf
     }
 
     var vocabSize: Int { idToTokenTable.count }
-    var vocabulary: [String: Int] { vocab.mapValues { Int($0) } }
-    func tokenToId(_ token: String) -> Int? { vocab[token].map(Int.init) }
+    var vocabulary: [String: Int] { Dictionary(vocab.map { ($0.key.string, Int($0.value)) }, uniquingKeysWith: { a, _ in a }) }
+    func tokenToId(_ token: String) -> Int? { vocab[TokenKey(token)].map(Int.init) }
     func idToToken(_ id: Int) -> String? { id >= 0 && id < idToTokenTable.count ? idToTokenTable[id] : nil }
 
     /// Vocabulary id of the `k`-th scalar of a word of `n` scalars (prefix/suffix applied), or nil.
@@ -158,9 +158,9 @@ struct BPEModel: TokenizerModel {
                 let id = smallChar.withUnsafeBufferPointer { $0[Int(v)] }
                 return id >= 0 ? UInt32(id) : nil
             }
-            return vocab[scalarsToString(CollectionOfOne(v))]
+            return vocab[TokenKey(scalarsToString(CollectionOfOne(v)))]
         }
-        return vocab[symbolString(v, first: k == 0, last: k == s.count - 1)]
+        return vocab[TokenKey(symbolString(v, first: k == 0, last: k == s.count - 1))]
     }
 
     private func symbolString(_ v: UInt32, first: Bool, last: Bool) -> String {
@@ -173,22 +173,29 @@ struct BPEModel: TokenizerModel {
     func tokenize(_ s: UnsafeBufferPointer<UInt32>, into sink: inout TokenSink, scratch: inout ModelScratch) {
         let n = s.count
         if n == 0 { return }
-        if ignoreMerges, let id = vocab[scalarsToString(s)] {
+        if ignoreMerges, let id = vocab[TokenKey(scalarsToString(s))] {
             sink.add(id, 0, n)
             return
         }
-        // Initial symbols: one per scalar, with byte fallback and unk fusing.
+        // Initial symbols: one per scalar, with byte fallback and unk fusing. As in `tokenizers`,
+        // symbol positions are the running sum of symbol lengths, so a dropped character (unknown,
+        // no unk token) shifts the offsets of what follows.
         scratch.symIds.removeAll(keepingCapacity: true)
         scratch.symLo.removeAll(keepingCapacity: true)
         scratch.symHi.removeAll(keepingCapacity: true)
         var unk: (lo: Int, hi: Int)? = nil
+        var pos = 0
+        @inline(__always) func flushUnk(_ sc: inout ModelScratch) {
+            if let u = unk, let uid = unkId {
+                sc.symIds.append(uid); sc.symLo.append(Int32(u.lo)); sc.symHi.append(Int32(u.hi))
+            }
+            unk = nil
+        }
         for k in 0..<n {
             if let id = symbolId(s, k) {
-                if let u = unk, let uid = unkId {
-                    scratch.symIds.append(uid); scratch.symLo.append(Int32(u.lo)); scratch.symHi.append(Int32(u.hi))
-                    unk = nil
-                }
-                scratch.symIds.append(id); scratch.symLo.append(Int32(k)); scratch.symHi.append(Int32(k + 1))
+                flushUnk(&scratch)
+                scratch.symIds.append(id); scratch.symLo.append(Int32(pos)); scratch.symHi.append(Int32(pos + 1))
+                pos += 1
                 continue
             }
             if byteFallback {
@@ -202,31 +209,24 @@ struct BPEModel: TokenizerModel {
                     ids.append(UInt32(id))
                 }
                 if ok {
-                    if let u = unk, let uid = unkId {
-                        scratch.symIds.append(uid); scratch.symLo.append(Int32(u.lo)); scratch.symHi.append(Int32(u.hi))
-                        unk = nil
-                    }
-                    for id in ids { scratch.symIds.append(id); scratch.symLo.append(Int32(k)); scratch.symHi.append(Int32(k + 1)) }
+                    flushUnk(&scratch)
+                    for id in ids { scratch.symIds.append(id); scratch.symLo.append(Int32(pos)); scratch.symHi.append(Int32(pos + 1)) }
+                    pos += 1
                     continue
                 }
             }
-            if let uid = unkId {
-                if let u = unk {
-                    if fuseUnk {
-                        unk = (u.lo, k + 1)
-                    } else {
-                        scratch.symIds.append(uid); scratch.symLo.append(Int32(u.lo)); scratch.symHi.append(Int32(u.hi))
-                        unk = (k, k + 1)
-                    }
+            if unkId != nil {
+                if let u = unk, fuseUnk {
+                    unk = (u.lo, pos + 1)
                 } else {
-                    unk = (k, k + 1)
+                    flushUnk(&scratch)
+                    unk = (pos, pos + 1)
                 }
+                pos += 1
             }
             // Without an unk token an unknown character is dropped, as in `tokenizers`.
         }
-        if let u = unk, let uid = unkId {
-            scratch.symIds.append(uid); scratch.symLo.append(Int32(u.lo)); scratch.symHi.append(Int32(u.hi))
-        }
+        flushUnk(&scratch)
         mergeAll(&scratch)
         // Emit the surviving symbols in order.
         var i: Int32 = 0

@@ -133,3 +133,25 @@ enum CharClass {
         return compute(s)
     }
 }
+
+/// A dictionary key comparing strings by their exact UTF-8 bytes. Swift's `String` equality uses
+/// canonical equivalence, which would merge vocabulary entries such as "Å" (U+00C5) and "Å"
+/// (U+212B ANGSTROM SIGN) that tokenizers keep apart.
+struct TokenKey: Hashable, Sendable {
+    let string: String
+
+    init(_ s: String) {
+        var s = s
+        s.makeContiguousUTF8()
+        string = s
+    }
+
+    static func == (a: TokenKey, b: TokenKey) -> Bool {
+        a.string.utf8.elementsEqual(b.string.utf8)
+    }
+
+    func hash(into h: inout Hasher) {
+        var s = string
+        s.withUTF8 { h.combine(bytes: UnsafeRawBufferPointer($0)) }
+    }
+}

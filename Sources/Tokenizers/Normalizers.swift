@@ -42,6 +42,11 @@ struct UnicodeNormalizer: Normalizer {
                 for k in 0..<n { out.append(inScalars[k], inSpans[k]) }
                 continue
             }
+            // Same length (canonical reordering, one-to-one mappings): positional, as `transform` does.
+            if outScalars.count == n {
+                for k in 0..<n { out.append(outScalars[k], inSpans[k]) }
+                continue
+            }
             // Scalar by scalar, when that gives the same result (decompositions, compatibility mappings).
             var perScalar: [UInt32] = []
             var perSpans: [Span] = []

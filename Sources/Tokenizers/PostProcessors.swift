@@ -185,7 +185,7 @@ func makePostProcessor(_ o: JSONObject) throws -> PostProcessor {
         var specials: [String: ([Int], [String])] = [:]
         if o.has("special_tokens") {
             let st = try o.object("special_tokens")
-            for (key, _) in st.dict {
+            for (key, _) in st.dict.pairs {
                 let t = try st.object(key)
                 let ids = try t.array("ids").enumerated().map { (k, v) -> Int in
                     guard let i = JSONObject.asInt(v) else {

@@ -14,6 +14,9 @@ public final class Tokenizer: @unchecked Sendable {
     let added: AddedVocabulary
     /// Added special tokens that `decode(skipSpecialTokens: true)` drops.
     let skippableIds: Set<Int>
+    /// The string `decode` uses for each added token: its content, normalized when the token has
+    /// `normalized: true` (as `tokenizers` 0.23 does: Llama 2's `<s>` decodes through "▁<s>").
+    let addedDecodeStrings: [Int: String]
 
     /// `truncation` from tokenizer.json; applied by `encode` when set.
     public let truncation: TruncationParams?
@@ -46,18 +49,21 @@ public final class Tokenizer: @unchecked Sendable {
         self.postProcessor = postProcessor
         self.decoder = decoder
         self.added = AddedVocabulary(tokens: addedTokens, normalizer: normalizer)
-        var skip = Set<Int>()
-        for t in addedTokens where t.special {
-            // Reproduces `tokenizers` 0.23: a special token with `normalized: true` whose content the
-            // normalizer changes (Llama 2's `<s>` → `▁<s>`) is not dropped by skip_special_tokens.
+        var decodeStrings: [Int: String] = [:]
+        for t in addedTokens {
+            var s = t.content
             if t.normalized, let n = normalizer {
                 var ns = NormalizedString(stringToScalars(t.content)[...], base: 0)
                 n.normalize(&ns)
-                if ns.string != t.content { continue }
+                s = ns.string
             }
-            skip.insert(t.id)
+            decodeStrings[t.id] = s
         }
-        skippableIds = skip
+        // skip_special_tokens drops a token whose decode string is a special token's content; so,
+        // as in `tokenizers` 0.23, Llama 2's normalized `<s>` ("▁<s>") is kept.
+        let specialContents = Set(addedTokens.filter(\.special).map { TokenKey($0.content) })
+        skippableIds = Set(addedTokens.filter { t in decodeStrings[t.id].map { specialContents.contains(TokenKey($0)) } ?? false }.map(\.id))
+        addedDecodeStrings = decodeStrings
         self.truncation = truncation
         self.padding = padding
         self.bosToken = bosToken
@@ -80,7 +86,7 @@ public final class Tokenizer: @unchecked Sendable {
 
     /// The id of a token string (added tokens first, then the model's vocabulary).
     public func tokenToId(_ token: String) -> Int? {
-        added.byContent[token] ?? model.tokenToId(token)
+        added.byContent[TokenKey(token)] ?? model.tokenToId(token)
     }
 
     /// The token string of an id.
@@ -221,9 +227,9 @@ public final class Tokenizer: @unchecked Sendable {
         var tokens: [String] = []
         tokens.reserveCapacity(ids.count)
         for id in ids {
-            if let a = added.byId[id] {
+            if let a = addedDecodeStrings[id] {
                 if skipSpecialTokens && skippableIds.contains(id) { continue }
-                tokens.append(a.content)
+                tokens.append(a)
             } else if let t = model.idToToken(id) {
                 tokens.append(t)
             }

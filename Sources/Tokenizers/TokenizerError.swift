@@ -43,12 +43,12 @@ extension TokenizerError: LocalizedError {
 
 /// Typed access to a parsed JSON object, producing `TokenizerError.invalidField` with the JSON path on mismatch.
 struct JSONObject {
-    let dict: [String: Any]
+    let dict: JSONDict
     let path: String
     let file: String
 
     init(_ value: Any?, path: String, file: String) throws {
-        guard let d = value as? [String: Any] else {
+        guard let d = value as? JSONDict else {
             throw TokenizerError.invalidField(file: file, field: path.isEmpty ? "<root>" : path, expected: "a JSON object")
         }
         dict = d

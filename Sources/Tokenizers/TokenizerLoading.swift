@@ -63,7 +63,7 @@ extension Tokenizer {
         if let cfg = config, cfg.has("added_tokens_decoder") {
             let atd = try cfg.object("added_tokens_decoder")
             let known = Set(addedTokens.map(\.id))
-            for (key, _) in atd.dict {
+            for (key, _) in atd.dict.pairs {
                 guard let id = Int(key) else {
                     throw TokenizerError.invalidField(file: cfg.file, field: atd.sub(key), expected: "an integer id as key")
                 }
@@ -96,7 +96,7 @@ extension Tokenizer {
                 guard let src, src.has(key) else { continue }
                 let v = src.dict[key]
                 if let s = v as? String { return s }
-                if let d = v as? [String: Any], let s = d["content"] as? String { return s }
+                if let d = v as? JSONDict, let s = d["content"] as? String { return s }
                 throw TokenizerError.invalidField(file: src.file, field: key, expected: "a token string or {\"content\": ...}")
             }
             return nil
@@ -115,7 +115,7 @@ extension Tokenizer {
         var padding: PaddingParams? = nil
         if let p = try root.optionalObject("padding") {
             var length: Int? = nil
-            if let strat = p.dict["strategy"] as? [String: Any], let f = strat["Fixed"], let n = JSONObject.asInt(f) { length = n }
+            if let strat = p.dict["strategy"] as? JSONDict, let f = strat["Fixed"], let n = JSONObject.asInt(f) { length = n }
             let dir = (try p.optionalString("direction") ?? "Right").lowercased()
             padding = PaddingParams(length: length, padToMultipleOf: try p.optionalInt("pad_to_multiple_of"),
                                     padId: try p.optionalInt("pad_id") ?? 0, padTypeId: try p.optionalInt("pad_type_id") ?? 0,
@@ -133,17 +133,17 @@ extension Tokenizer {
 }
 
 /// Parses `model.vocab` as a token → id object.
-private func parseVocabDict(_ m: JSONObject) throws -> [String: UInt32] {
-    guard let d = m.dict["vocab"] as? [String: Any] else {
+private func parseVocabDict(_ m: JSONObject) throws -> [TokenKey: UInt32] {
+    guard let d = m.dict["vocab"] as? JSONDict else {
         throw TokenizerError.invalidField(file: m.file, field: m.sub("vocab"), expected: "an object of token → id")
     }
-    var vocab: [String: UInt32] = [:]
+    var vocab: [TokenKey: UInt32] = [:]
     vocab.reserveCapacity(d.count)
-    for (k, v) in d {
+    for (k, v) in d.pairs {
         guard let i = JSONObject.asInt(v), i >= 0, i < Int(UInt32.max) else {
             throw TokenizerError.invalidField(file: m.file, field: "\(m.sub("vocab")).\(k)", expected: "a non-negative integer id")
         }
-        vocab[k] = UInt32(i)
+        vocab[TokenKey(k)] = UInt32(i)
     }
     return vocab
 }

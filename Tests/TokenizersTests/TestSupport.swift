@@ -57,8 +57,8 @@ struct ReferenceCase {
 
 func loadCases(_ name: String) throws -> [ReferenceCase] {
     let path = try tokenizerDir(name) + "/cases.json"
-    let root = try parseJSON(Data(contentsOf: URL(fileURLWithPath: path)), name: path) as! [String: Any]
-    let cases = root["cases"] as! [[String: Any]]
+    let root = try parseJSON(Data(contentsOf: URL(fileURLWithPath: path)), name: path) as! JSONDict
+    let cases = (root["cases"] as! [Any]).map { $0 as! JSONDict }
     func offs(_ v: Any?) -> [TokenOffset] { (v as! [[Int]]).map { TokenOffset($0[0], $0[1]) } }
     return cases.map { c in
         ReferenceCase(id: c["id"] as! String, text: c["text"] as! String, ids: c["ids"] as! [Int], tokens: c["tokens"] as! [String],
@@ -68,3 +68,7 @@ func loadCases(_ name: String) throws -> [ReferenceCase] {
                       decodedWithSpecialSkip: c["decoded_with_special_skip"] as! String)
     }
 }
+
+/// Scalar-exact string equality (Swift's `==` treats canonically equivalent strings as equal).
+func exact(_ a: String, _ b: String) -> Bool { a.unicodeScalars.elementsEqual(b.unicodeScalars) }
+func exact(_ a: [String], _ b: [String]) -> Bool { a.count == b.count && zip(a, b).allSatisfy { exact($0, $1) } }
