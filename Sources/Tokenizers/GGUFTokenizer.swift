@@ -128,6 +128,11 @@ extension Tokenizer {
         for (i, t) in m.tokens.enumerated() where i < types.count && types[i] == 4 && vocab[TokenKey(t)] != nil {
             added.append(AddedToken(id: Int(vocab[TokenKey(t)]!), content: t, normalized: false, special: false))
         }
+        // The named special tokens (bos/eos/unk/pad) are special added tokens too, as transformers registers them.
+        for id in [m.bosTokenId, m.eosTokenId, m.unknownTokenId, m.paddingTokenId].compactMap({ $0 })
+        where !added.contains(where: { $0.id == id }) {
+            added.append(AddedToken(id: id, content: m.tokens[id], normalized: false, special: true))
+        }
         let bos = name(m.bosTokenId), eos = name(m.eosTokenId)
         var normalizer: Normalizer? = nil
         let preTokenizer: PreTokenizer?
