@@ -5,6 +5,9 @@ struct TokenSink {
     var ids: [UInt32] = []
     var los: [Int32] = []
     var his: [Int32] = []
+    /// Token strings that differ from the vocabulary entry of the id, by token index (Unigram's
+    /// unknown pieces keep their text).
+    var strings: [Int: String] = [:]
     @inline(__always) mutating func add(_ id: UInt32, _ lo: Int, _ hi: Int) {
         ids.append(id); los.append(Int32(lo)); his.append(Int32(hi))
     }

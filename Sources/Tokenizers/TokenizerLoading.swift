@@ -186,8 +186,7 @@ func makeModel(_ m: JSONObject) throws -> TokenizerModel {
                                   prefix: try m.optionalString("continuing_subword_prefix") ?? "##",
                                   maxInputCharsPerWord: try m.optionalInt("max_input_chars_per_word") ?? 100, file: m.file)
     case "Unigram":
-        _ = try UnigramModel(m)
-        throw TokenizerError.unsupported(file: m.file, field: m.sub("type"), type: "Unigram")
+        return try UnigramModel(m)
     case nil:
         throw TokenizerError.invalidField(file: m.file, field: m.sub("type"), expected: "\"BPE\", \"WordPiece\" or \"Unigram\"")
     case let t?:
