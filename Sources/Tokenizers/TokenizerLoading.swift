@@ -47,7 +47,14 @@ extension Tokenizer {
     }
 
     convenience init(tokenizerJSON data: Data, name: String, config: JSONObject?, specialTokensMap: JSONObject?, chatTemplate: String?) throws {
-        let root = try JSONObject(try parseJSON(data, name: name), path: "", file: name)
+        try self.init(parsedRoot: try parseJSON(data, name: name), name: name, config: config, specialTokensMap: specialTokensMap,
+                      chatTemplate: chatTemplate)
+    }
+
+    /// From an already parsed tokenizer.json (`JSONParser` output).
+    convenience init(parsedRoot: Any, name: String, config: JSONObject? = nil, specialTokensMap: JSONObject? = nil,
+                     chatTemplate: String? = nil) throws {
+        let root = try JSONObject(parsedRoot, path: "", file: name)
         // Added tokens.
         var addedTokens: [AddedToken] = []
         if root.has("added_tokens") {
