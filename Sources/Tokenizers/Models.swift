@@ -117,7 +117,7 @@ struct BPEModel: TokenizerModel {
             guard let ib = vocab[TokenKey(b)] else {
                 throw TokenizerError.unknownToken(file: file, field: "model.merges[\(rank)]", token: b)
             }
-            let merged = a + String(String.UnicodeScalarView(b.unicodeScalars.dropFirst(prefixLen)))
+            let merged = prefixLen == 0 ? a + b : a + String(String.UnicodeScalarView(b.unicodeScalars.dropFirst(prefixLen)))
             guard let inew = vocab[TokenKey(merged)] else {
                 throw TokenizerError.unknownToken(file: file, field: "model.merges[\(rank)] (merged)", token: merged)
             }
