@@ -126,8 +126,10 @@ public final class Tokenizer: @unchecked Sendable {
                 a.truncate(maxLength: budget, stride: t.stride, direction: t.direction)
             }
         }
-        var e = (postProcessor ?? ConcatPostProcessor()).process(a, b, addSpecialTokens: addSpecialTokens)
-        e.overflowing = a.overflowing
+        let post = postProcessor ?? ConcatPostProcessor()
+        var e = post.process(a, b, addSpecialTokens: addSpecialTokens)
+        // Each overflowing window is post-processed too (it gets its own BOS etc.), as in `tokenizers`.
+        e.overflowing = a.overflowing.map { post.process($0, nil, addSpecialTokens: addSpecialTokens) }
         if let p = padding, let len = p.length {
             var target = len
             if let m = p.padToMultipleOf, m > 0, target % m != 0 { target += m - target % m }
