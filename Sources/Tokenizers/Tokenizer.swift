@@ -94,6 +94,16 @@ public final class Tokenizer: @unchecked Sendable {
         added.byId[id]?.content ?? model.idToToken(id)
     }
 
+    /// Token string → id for the whole vocabulary, added tokens included (`get_vocab(with_added_tokens=True)`).
+    public var vocabulary: [String: Int] {
+        var v = model.vocabulary
+        for t in added.tokens { v[t.content] = t.id }
+        return v
+    }
+
+    /// Ids of the added special tokens.
+    public var specialTokenIds: Set<Int> { Set(added.tokens.filter(\.special).map(\.id)) }
+
     /// The added tokens (`added_tokens` of tokenizer.json).
     public var addedTokens: [AddedToken] { added.tokens }
 
