@@ -1,12 +1,15 @@
 import ArgumentParser
 
-
+/// The `swifttune` command: one subcommand per step of the book's workflow.
 struct SwiftTune: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "swifttune",
         abstract: "Fine-tune, chat with, export and serve language models — Swift-native, no Python.",
         version: SwiftTuneVersion.string,
-        subcommands: [Env.self, Inspect.self])
+        subcommands: [
+            Env.self, Inspect.self,
+            Tokenize.self, Detokenize.self,
+        ])
 }
 
 enum SwiftTuneVersion {
