@@ -1,8 +1,8 @@
 import Foundation
 
 extension Tokenizer {
-    /// Loads a tokenizer from a Hugging Face model folder (holding tokenizer.json) or from a
-    /// tokenizer.json file; tokenizer_config.json, special_tokens_map.json and chat_template.jinja
+    /// Loads a tokenizer from a Hugging Face model folder (holding tokenizer.json), a tokenizer.json
+    /// file or a GGUF file (its embedded `tokenizer.ggml.*` vocabulary); tokenizer_config.json, special_tokens_map.json and chat_template.jinja
     /// next to it are read when present.
     public convenience init(path: String) throws {
         var isDir: ObjCBool = false
@@ -19,7 +19,8 @@ extension Tokenizer {
             }
         } else {
             if path.lowercased().hasSuffix(".gguf") {
-                throw TokenizerError.unreadableFile(path: path, reason: "GGUF files are loaded through the GGUF reader (Tokenizer(gguf:)), not as tokenizer.json")
+                try self.init(ggufPath: path)
+                return
             }
             jsonPath = path
             dir = (path as NSString).deletingLastPathComponent
