@@ -21,6 +21,7 @@ enum Filters {
         case .dict(let d): return d.count
         case .undefined: return 0
         case .object(let o as Namespace): return o.attrs.count
+        case .object(let o as DictView): return o.items.count
         default: throw TemplateError.runtime("object of type '\(v.typeName)' has no len()")
         }
     }

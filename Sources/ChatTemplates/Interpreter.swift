@@ -267,6 +267,7 @@ public final class Interpreter {
         case .dict(let d): return d.keys
         case .string(let s), .markup(let s): return s.unicodeScalars.map { .string(String($0)) }
         case .undefined: return []
+        case .object(let o as DictView): return o.items
         case .object(let o) where o is Namespace: throw TemplateError.runtime("'Namespace' object is not iterable")
         default: throw TemplateError.runtime("'\(v.typeName)' object is not iterable")
         }

@@ -37,7 +37,11 @@ enum Tests {
         case "string": if case .string = v { return true }; return false
         case "mapping": if case .dict = v { return true }; return false
         case "iterable":
-            switch v { case .string, .list, .tuple, .dict, .undefined: return true; default: return false }
+            switch v {
+            case .string, .list, .tuple, .dict, .undefined: return true
+            case .object(let o): return o is DictView
+            default: return false
+            }
         case "sequence":
             switch v { case .string, .list, .tuple, .dict, .undefined: return true; default: return false }
         case "callable":

@@ -98,6 +98,16 @@ public protocol PyObject: AnyObject {
     var pyStr: String { get }
 }
 
+/// `dict.items()` / `.keys()` / `.values()`: a view that iterates like a list but prints as Python does.
+final class DictView: PyObject {
+    let kind: String
+    let items: [Value]
+    init(kind: String, items: [Value]) { self.kind = kind; self.items = items }
+    var typeName: String { kind }
+    func getAttr(_ name: String) -> Value? { nil }
+    var pyStr: String { "\(kind)(\(PyFormat.repr(.list(items))))" }
+}
+
 /// `namespace(...)`: the one mutable object templates get.
 public final class Namespace: PyObject {
     var attrs = PyDict()

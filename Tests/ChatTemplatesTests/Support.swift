@@ -64,7 +64,7 @@ enum TestSupport {
                 else if let e = c.expected { failures.append("\(c.id): output differs\n--- expected\n\(e.debugDescription)\n--- got\n\(out.debugDescription)") }
                 else { failures.append("\(c.id): expected error \(c.expectedError ?? "?"), got output \(out.debugDescription)") }
             } catch {
-                if let want = c.expectedError, "\(error)".contains(want) { passed += 1 }
+                if let want = c.expectedError, want.isEmpty || "\(error)".contains(want) { passed += 1 }
                 else { failures.append("\(c.id): error \(error)") }
             }
         }
