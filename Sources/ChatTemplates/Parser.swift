@@ -9,6 +9,8 @@ struct Parser {
     /// jinja rejects unknown filters and tests when compiling, except where the template guards them
     /// with `is filter` / `is test`; we then leave the check to render time.
     var checkNames = true
+    /// How many `for` bodies enclose the current position (macro bodies start again at 0).
+    var loopDepth = 0
 
     var stackLimit: UInt = 0
 
@@ -75,7 +77,10 @@ struct Parser {
         depth += 1
         var marker: UInt8 = 0
         let here = withUnsafeMutablePointer(to: &marker) { UInt(bitPattern: $0) }
-        if depth > maxDepth || here < stackLimit { throw TemplateError(.limit, "template nesting deeper than \(maxDepth) levels", line: Int(cur.pos.line), column: cur.pos.column) }
+        if here < stackLimit {
+            throw TemplateError(.limit, "template nesting too deep for the thread's stack", line: Int(cur.pos.line), column: cur.pos.column)
+        }
+        if depth > maxDepth { throw TemplateError(.limit, "template nesting deeper than \(maxDepth) levels", line: Int(cur.pos.line), column: cur.pos.column) }
     }
 
     // MARK: statements
@@ -153,7 +158,9 @@ struct Parser {
             var cond: Expr? = nil
             if skipName("if") { cond = try parseExpression() }
             let recursive = skipName("recursive")
+            loopDepth += 1
             let body = try parseStatements(["endfor", "else"])
+            loopDepth -= 1
             var orElse: [Node] = []
             if try expectName() == "else" { orElse = try parseStatements(["endfor"], drop: true) }
             return Node(.forLoop(target: target, iter: iter, cond: cond, body: body, orElse: orElse, recursive: recursive), pos)
@@ -169,13 +176,19 @@ struct Parser {
         case "macro":
             let name = try expectName()
             let params = try parseSignature()
+            let savedLoops = loopDepth
+            loopDepth = 0
             let body = try parseStatements(["endmacro"], drop: true)
+            loopDepth = savedLoops
             return Node(.macro(name: name, params: params, body: body), pos)
         case "call":
             let params = isOp("(") ? try parseSignature() : []
             let call = try parseExpression()
             guard case .call = call.kind else { throw fail("expected call") }
+            let savedLoops = loopDepth
+            loopDepth = 0
             let body = try parseStatements(["endcall"], drop: true)
+            loopDepth = savedLoops
             return Node(.callBlock(call: call, params: params, body: body), pos)
         case "filter":
             guard let f = try parseFilter(nil, startInline: true) else { throw fail("expected a filter") }
@@ -194,8 +207,9 @@ struct Parser {
         case "generation":
             let body = try parseStatements(["endgeneration"], drop: true)
             return Node(.generation(body), pos)
-        case "break": return Node(.breakLoop, pos)
-        case "continue": return Node(.continueLoop, pos)
+        case "break", "continue":
+            if loopDepth == 0 { throw TemplateError.syntax("'\(tag)' outside loop", pos) }
+            return Node(tag == "break" ? .breakLoop : .continueLoop, pos)
         case "block", "extends", "include", "import", "from", "autoescape":
             throw TemplateError.syntax("tag '\(tag)' is not supported in chat templates", pos)
         default:
