@@ -35,7 +35,7 @@ enum Builtins {
         var g: [String: Value] = [:]
         g["raise_exception"] = .callable(Callable(name: "raise_exception") { args, kw, _ in
             let a = try Args("raise_exception", args, kw, ["message"])
-            throw TemplateError(.raised, PyFormat.str(a.get("message") ?? .none))
+            throw TemplateError(.raised, PyFormat.str(a.get("message") ?? Value.none))
         })
         g["strftime_now"] = .callable(Callable(name: "strftime_now") { args, kw, interp in
             let a = try Args("strftime_now", args, kw, ["format"])

@@ -178,7 +178,7 @@ enum Filters {
         case "tojson":
             let a = try Args(name, args, kw, ["ensure_ascii", "indent", "separators", "sort_keys"])
             var indent: String? = nil
-            switch a.get("indent") ?? .none {
+            switch a.get("indent") ?? Value.none {
             case .none: break
             case .int(let n): indent = String(repeating: " ", count: max(0, min(n, 1000)))
             case .string(let s): indent = s
@@ -391,7 +391,7 @@ enum Filters {
             if !kw.isEmpty { var d = PyDict(); for (k, x) in kw { d[k] = x }; return .string(try PercentFormat.format(s, .dict(d))) }
             return .string(try PercentFormat.format(s, .tuple(args)))
         case "attr":
-            guard case .string(let n) = args.first ?? .none else { throw TemplateError.runtime("attr needs a name") }
+            guard case .string(let n) = args.first ?? Value.none else { throw TemplateError.runtime("attr needs a name") }
             if case .object(let o) = v { return o.getAttr(n) ?? .missing }
             return Methods.bound(v, n) ?? interp.undefinedAttr(v, n)
         case "pprint": return .string(PyFormat.repr(v))
