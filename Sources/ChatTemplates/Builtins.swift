@@ -58,7 +58,7 @@ enum Builtins {
             if step == 0 { throw TemplateError.runtime("range() arg 3 must not be zero") }
             let count = step > 0 ? (stop > start ? (stop - start - 1) / step + 1 : 0) : (start > stop ? (start - stop - 1) / (-step) + 1 : 0)
             try interp.checkSize(count, "range()")
-            return .list((0..<count).map { .int(start + $0 * step) })
+            return .object(SeqObject(.range(start, stop, step), (0..<count).map { .int(start + $0 * step) }))
         })
         g["dict"] = .callable(Callable(name: "dict") { args, kw, interp in
             var d = PyDict()

@@ -94,9 +94,9 @@ enum Methods {
             switch name {
             case "items":
                 _ = try Args(name, pos, kw, [])
-                return .object(DictView(kind: "dict_items", items: zip(d.keys, d.values).map { .tuple([$0, $1]) }))
-            case "keys": _ = try Args(name, pos, kw, []); return .object(DictView(kind: "dict_keys", items: d.keys))
-            case "values": _ = try Args(name, pos, kw, []); return .object(DictView(kind: "dict_values", items: d.values))
+                return .object(SeqObject(.dictView("dict_items"), zip(d.keys, d.values).map { .tuple([$0, $1]) }))
+            case "keys": _ = try Args(name, pos, kw, []); return .object(SeqObject(.dictView("dict_keys"), d.keys))
+            case "values": _ = try Args(name, pos, kw, []); return .object(SeqObject(.dictView("dict_values"), d.values))
             case "copy": return obj
             case "get":
                 let a = try Args(name, pos, kw, ["key", "default"])
