@@ -353,9 +353,11 @@ struct Parser {
         return l
     }
 
+    static let mulOps: [String: Expr.BinOp] = ["*": .mul, "/": .div, "//": .floordiv, "%": .mod]
+
     mutating func parseMath2() throws -> Expr {
         var l = try parsePow()
-        while case .op(let o) = curTok, let op = ["*": Expr.BinOp.mul, "/": .div, "//": .floordiv, "%": .mod][o] {
+        while case .op(let o) = curTok, let op = Parser.mulOps[o] {
             let p = cur.pos; advance()
             l = try mk(.binary(op, l, try parsePow()), p)
         }
