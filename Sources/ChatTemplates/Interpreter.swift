@@ -86,12 +86,12 @@ final class LoopObject: PyObject {
         case "previtem": return index0 > 0 ? items[index0 - 1] : .undefined(Undefined(name: "previtem", hint: "there is no previous item"))
         case "nextitem": return index0 + 1 < n ? items[index0 + 1] : .undefined(Undefined(name: "nextitem", hint: "there is no next item"))
         case "cycle":
-            return .callable(Callable(name: "cycle") { [unowned self] args, _, _ in
+            return .callable(Callable(name: "cycle") { [self] args, _, _ in
                 guard !args.isEmpty else { throw TemplateError.runtime("no items for cycling given") }
                 return args[self.index0 % args.count]
             })
         case "changed":
-            return .callable(Callable(name: "changed") { [unowned self] args, _, _ in
+            return .callable(Callable(name: "changed") { [self] args, _, _ in
                 if let l = self.lastChanged, l.count == args.count, zip(l, args).allSatisfy({ pyEquals($0, $1) }) { return .bool(false) }
                 self.lastChanged = args
                 return .bool(true)
