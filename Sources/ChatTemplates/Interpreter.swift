@@ -4,7 +4,7 @@ import Foundation
 public struct TemplateLimits: Sendable {
     /// Most bytes of text a render may produce (all output, including captured blocks and macro calls).
     public var maxOutputBytes: Int = 64 << 20
-    /// Most loop iterations (all loops together) per render.
+    /// Most loop iterations and macro calls (all together) per render.
     public var maxLoopIterations: Int = 2_000_000
     /// Most elements in a list built by the template (`range`, `*`, ...), and characters in one string.
     public var maxCollectionSize: Int = 4_000_000
@@ -258,6 +258,8 @@ public final class Interpreter {
             interp.callDepth += 1
             defer { interp.callDepth -= 1 }
             if interp.callDepth > interp.limits.maxCallDepth { throw TemplateError(.limit, "macro calls nested deeper than \(interp.limits.maxCallDepth)") }
+            // Macro calls count as loop iterations: a macro calling itself twice per level must not run for ever.
+            try interp.tick()
             try interp.checkStack()
             let s = Scope(parent: defScope)
             var extraKw = PyDict()

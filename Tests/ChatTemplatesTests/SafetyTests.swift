@@ -66,6 +66,12 @@ final class SafetyTests: XCTestCase {
         XCTAssertEqual(e?.kind, .limit)
     }
 
+    func testExponentialMacroRecursionIsBounded() {
+        var lim = TemplateLimits(); lim.maxLoopIterations = 100_000
+        let e = renderError("{% macro f(n) %}{% if n < 40 %}{{ f(n + 1) }}{{ f(n + 1) }}{% endif %}{% endmacro %}{{ f(0) }}", limits: lim)
+        XCTAssertEqual(e?.kind, .limit)
+    }
+
     func testOutputBound() {
         var lim = TemplateLimits(); lim.maxOutputBytes = 100_000
         let e = renderError("{% for i in range(100000) %}xxxxxxxxxx{% endfor %}", limits: lim)
@@ -135,12 +141,13 @@ final class SafetyTests: XCTestCase {
         let url = try TestSupport.sharedDir().appendingPathComponent("testdata/chat-templates/cases.json")
         let cases = try TestSupport.cases(try TestSupport.loadJSON(url))
         var seen = Set<String>()
-        var rng = SplitMix(seed: 42)
+        var rng = SplitMix(seed: UInt64(ProcessInfo.processInfo.environment["SWIFTTUNE_FUZZ_SEED"] ?? "") ?? 42)
+        let rounds = Int(ProcessInfo.processInfo.environment["SWIFTTUNE_FUZZ_ROUNDS"] ?? "") ?? 12
         var rendered = 0, failed = 0
         let junk = ["{%", "%}", "{{", "}}", "{#", "#}", "(", ")", "[", "]", "'", "\"", "|", "-", "~", "\\", "endfor", "endif", "\n", "é"]
         for c in cases where seen.insert(c.template).inserted {
             let u = Array(c.template.unicodeScalars)
-            for k in 0..<12 {
+            for k in 0..<rounds {
                 var m = u
                 if k < 4 { m = Array(u[0..<Int(rng.next() % UInt64(max(u.count, 1)))]) }
                 else {
