@@ -159,6 +159,10 @@ def main():
     modes.append(run_mode("conv_padding_free", tok_dir, conv_pc, dict(max_length=None, pad_token=pad, padding_free=True)))
     modes.append(run_mode("conv_packing_bfd", tok_dir, conv_pc,
                           dict(max_length=128, pad_token=pad, packing=True, packing_strategy="bfd")))
+    modes.append(run_mode("conv_packing_bfd48", tok_dir, conv_pc,
+                          dict(max_length=48, pad_token=pad, packing=True, packing_strategy="bfd")))
+    modes.append(run_mode("conv_packing_bfd_split48", tok_dir, conv_pc,
+                          dict(max_length=48, pad_token=pad, packing=True, packing_strategy="bfd_split")))
     modes.append(run_mode("conv_packing_wrapped", tok_dir, conv_pc,
                           dict(max_length=128, pad_token=pad, packing=True, packing_strategy="wrapped")))
     modes.append(run_mode("text_prompt_completion", tok_dir, text_pc, dict(max_length=64, pad_token=pad)))
