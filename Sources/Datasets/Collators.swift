@@ -10,9 +10,17 @@ public struct Batch: Equatable, Sendable {
     public var labels: [[Int32]]
     public var attentionMask: [[Int32]]?
     public var positionIds: [[Int32]]?
+    /// Padding-free rows: how many leading tokens are real (the rest is `pad_to_multiple_of` filler). Not part of
+    /// equality: the Python collators do not return it.
+    public var realLength: Int?
 
-    public init(inputIds: [[Int32]], labels: [[Int32]], attentionMask: [[Int32]]? = nil, positionIds: [[Int32]]? = nil) {
+    public init(inputIds: [[Int32]], labels: [[Int32]], attentionMask: [[Int32]]? = nil, positionIds: [[Int32]]? = nil, realLength: Int? = nil) {
         self.inputIds = inputIds; self.labels = labels; self.attentionMask = attentionMask; self.positionIds = positionIds
+        self.realLength = realLength
+    }
+
+    public static func == (a: Batch, b: Batch) -> Bool {
+        a.inputIds == b.inputIds && a.labels == b.labels && a.attentionMask == b.attentionMask && a.positionIds == b.positionIds
     }
 
     public var rowCount: Int { inputIds.count }
@@ -76,13 +84,13 @@ public struct LanguageModelingCollator: DataCollator {
             ids = [ids.flatMap { $0 }]
             labels = [labels.flatMap { $0 }]
             positions = [positions!.flatMap { $0 }]
+            let real = ids[0].count
             let len = paddedLength(ids[0].count, multiple: padToMultipleOf)
             ids = pad(ids, to: len, value: padTokenId, side: .right)
             labels = pad(labels, to: len, value: ignoreIndex, side: .right)
-            var p = pad(positions!, to: len, value: 0, side: .right)[0]
+            let p = pad(positions!, to: len, value: 0, side: .right)[0]
             for t in 0..<len where p[t] == 0 { labels[0][t] = ignoreIndex }
-            if p.isEmpty { p = [] }
-            return Batch(inputIds: ids, labels: labels, attentionMask: nil, positionIds: [p])
+            return Batch(inputIds: ids, labels: labels, attentionMask: nil, positionIds: [p], realLength: real)
         }
         let len = paddedLength(ids.map(\.count).max() ?? 0, multiple: padToMultipleOf)
         let mask = examples.map { Array(repeating: Int32(1), count: $0.inputIds.count) }

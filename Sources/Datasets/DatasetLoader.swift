@@ -52,13 +52,14 @@ public enum DatasetLoader {
         case .json: try parseJSON(data, name: name, split: split, rows: &rows, lines: &lines, issues: &issues)
         case .csv: try parseCSV(data, name: name, rows: &rows, lines: &lines, issues: &issues)
         case .text:
+            // Split on bytes: in Swift strings "\r\n" is one Character and would not split on "\n".
             var line = 0
-            for l in String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false) {
+            for var l in data.split(separator: 0x0A, omittingEmptySubsequences: false) {
                 line += 1
-                var s = String(l)
-                if s.hasSuffix("\r") { s.removeLast() }
-                if s.isEmpty { continue }
-                rows.append(Row([(textColumn, .string(s))])); lines.append(line)
+                if l.last == 0x0D { l = l.dropLast() }
+                if line == 1, l.starts(with: [0xEF, 0xBB, 0xBF]) { l = l.dropFirst(3) }
+                if l.isEmpty { continue }
+                rows.append(Row([(textColumn, .string(String(decoding: l, as: UTF8.self)))])); lines.append(line)
             }
         }
         if !issues.isEmpty && !skipMalformed {
