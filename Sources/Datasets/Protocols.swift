@@ -51,3 +51,17 @@ public struct ChatMessage: Hashable, Sendable {
 public protocol ChatRendering {
     func render(messages: [ChatMessage], addGenerationPrompt: Bool) throws -> String
 }
+
+/// A tokenizer that also reports each token's `[start, end)` in Unicode scalars of the input (HF offsets);
+/// needed to turn `{% generation %}` character ranges into token masks.
+public protocol OffsetEncoding: TextEncoding {
+    func encodeWithOffsets(_ text: String, addSpecialTokens: Bool) throws -> (ids: [Int32], offsets: [Range<Int>])
+}
+
+/// A chat template that marks assistant output with `{% generation %}` … `{% endgeneration %}`.
+public protocol GenerationMarkedRendering: ChatRendering {
+    /// Whether the template has generation markers at all.
+    var hasGenerationMarkers: Bool { get }
+    /// The rendering and the Unicode-scalar ranges produced inside generation blocks.
+    func renderWithGenerationRanges(messages: [ChatMessage], addGenerationPrompt: Bool) throws -> (text: String, ranges: [Range<Int>])
+}

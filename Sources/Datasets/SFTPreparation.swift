@@ -262,9 +262,24 @@ public struct SFTPreparer {
     /// Which tokens belong to assistant turns, by rendering prefixes: the span of assistant message i is what
     /// `render(messages[...i])` adds to `render(messages[..<i], add_generation_prompt: true)`, i.e. the content and
     /// its end-of-turn tokens — what a `{% generation %}` block around them marks in TRL's training templates.
+    ///
+    /// When the template has `{% generation %}` markers and the tokenizer reports offsets, the mask is
+    /// transformers' `return_assistant_tokens_mask`: every token overlapping a generation range.
     func assistantTokenMask(_ msgs: [ChatMessage], fullIds: [Int32]) throws -> [Bool] {
         var mask = Array(repeating: false, count: fullIds.count)
         guard let renderer else { return mask }
+        if let marked = renderer as? GenerationMarkedRendering, marked.hasGenerationMarkers, let enc = encoder as? OffsetEncoding {
+            let (text, spans) = try marked.renderWithGenerationRanges(messages: msgs, addGenerationPrompt: false)
+            let (ids, offsets) = try enc.encodeWithOffsets(text, addSpecialTokens: false)
+            guard ids == fullIds else { throw MessageIssue(field: "messages", message: "the chat template rendered differently on a second call (non-deterministic template?)") }
+            var k = 0
+            for (t, off) in offsets.enumerated() {
+                while k < spans.count, off.lowerBound >= spans[k].upperBound { k += 1 }
+                if k == spans.count { break }
+                if off.upperBound > spans[k].lowerBound { mask[t] = true }
+            }
+            return mask
+        }
         for (i, m) in msgs.enumerated() where m.role == "assistant" {
             let before = try encoder.encode(renderer.render(messages: Array(msgs[..<i]), addGenerationPrompt: true), addSpecialTokens: false)
             let through = try encoder.encode(renderer.render(messages: Array(msgs[...i]), addGenerationPrompt: false), addSpecialTokens: false)
