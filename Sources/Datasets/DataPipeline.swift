@@ -254,10 +254,9 @@ func atomicWrite(_ data: Data, to path: String) throws {
     let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(ProcessInfo.processInfo.processIdentifier)")
     do {
         try data.write(to: tmp)
-        if FileManager.default.fileExists(atPath: url.path) {
-            _ = try FileManager.default.replaceItemAt(url, withItemAt: tmp)
-        } else {
-            try FileManager.default.moveItem(at: tmp, to: url)
+        // POSIX rename replaces the destination atomically (Foundation's replaceItemAt is unreliable on Linux).
+        guard rename(tmp.path, url.path) == 0 else {
+            throw DatasetError.io("\(path): cannot rename the temporary file into place (errno \(errno))")
         }
     } catch {
         try? FileManager.default.removeItem(at: tmp)
