@@ -28,7 +28,7 @@ let package = Package(
         .target(name: "Datasets", dependencies: ["Tokenizers", "ChatTemplates"], swiftSettings: fast),
         .executableTarget(
             name: "swifttune",
-            dependencies: ["Tensors", "Quantization", "ModelIO", "Tokenizers", "ChatTemplates", "CBLAS",
+            dependencies: ["Tensors", "Quantization", "ModelIO", "Tokenizers", "ChatTemplates", "Datasets", "CBLAS",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: fast),
         .executableTarget(
