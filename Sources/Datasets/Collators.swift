@@ -140,6 +140,11 @@ public final class CompletionOnlyCollator: DataCollator {
     public let paddingFree: Bool
     /// Warnings from the batches collated so far (one per row that missed a template).
     public private(set) var warnings: [DataDiagnostic] = []
+    /// For each warning, the row of its batch (to map back to the example).
+    public private(set) var warningRows: [Int] = []
+
+    /// Forgets the warnings collected so far.
+    public func resetWarnings() { warnings.removeAll(); warningRows.removeAll() }
 
     public init(responseTemplate: [Int32], instructionTemplate: [Int32]? = nil, padTokenId: Int32,
                 paddingSide: PaddingSide = .left, paddingFree: Bool = false) throws {
@@ -182,6 +187,7 @@ public final class CompletionOnlyCollator: DataCollator {
                 let humanStarts = Self.occurrences(of: instruction, in: row)
                 if respStarts.isEmpty || humanStarts.isEmpty {
                     let which = respStarts.isEmpty ? "response template \(responseTemplate)" : "instruction template \(instruction)"
+                    warningRows.append(r)
                     warnings.append(DataDiagnostic(.warning, respStarts.isEmpty ? .responseTemplateNotFound : .instructionTemplateNotFound,
                         "could not find the \(which) in batch row \(r); its labels are all -100 (no loss). The template tokenizes differently inside the text than alone (e.g. '### Assistant:' after a newline); pass the template as the token ids it has in context, or make it a single special token."))
                     labels = Array(repeating: ignoreIndex, count: labels.count)
@@ -202,6 +208,7 @@ public final class CompletionOnlyCollator: DataCollator {
             } else if let start = respStarts.last {
                 for t in 0..<(start + responseTemplate.count) { labels[t] = ignoreIndex }
             } else {
+                warningRows.append(r)
                 warnings.append(DataDiagnostic(.warning, .responseTemplateNotFound,
                     "could not find the response template \(responseTemplate) in batch row \(r); its labels are all -100 (no loss). The template tokenizes differently inside the text than alone (e.g. '### Assistant:' after a newline becomes different ids); pass the token ids it has in context, or make the response template a single special token."))
                 labels = Array(repeating: ignoreIndex, count: labels.count)

@@ -104,6 +104,7 @@ public final class DataPipeline {
         }
         diags += DataValidation.checkExamples(config.packing ? [] : prepared.examples, sourceRows: prepared.sourceRows, dataset: ds)
         diagnostics = diags
+        if let c = collator as? CompletionOnlyCollator { diagnostics += try summarizeTemplateSearch(c) }
         let errors = diags.filter { $0.severity == .error }
         if !errors.isEmpty { throw DatasetError.invalidConfig(errors.map(\.message).joined(separator: "\n")) }
     }
@@ -115,11 +116,31 @@ public final class DataPipeline {
     public func batch(_ i: Int) throws -> Batch {
         let n = config.perDeviceTrainBatchSize
         guard i >= 0, i < batchCount else { throw DatasetError.invalidArgument("batch \(i) out of range 0..<\(batchCount)") }
-        let b = try collator.collate(Array(prepared.examples[(i * n)..<min((i + 1) * n, prepared.examples.count)]))
-        if let c = collator as? CompletionOnlyCollator, !c.warnings.isEmpty {
-            diagnostics += c.warnings.filter { w in !diagnostics.contains(w) }
+        return try collator.collate(Array(prepared.examples[(i * n)..<min((i + 1) * n, prepared.examples.count)]))
+    }
+
+    /// Runs the completion-only collator over every batch once and turns its per-row misses into one
+    /// diagnostic per template, naming the examples (file:line) that lost all their labels.
+    private func summarizeTemplateSearch(_ c: CompletionOnlyCollator) throws -> [DataDiagnostic] {
+        c.resetWarnings()
+        var missed: [DataDiagnostic.Code: [String]] = [:]
+        var first: [DataDiagnostic.Code: DataDiagnostic] = [:]
+        let n = config.perDeviceTrainBatchSize
+        for i in 0..<batchCount {
+            _ = try batch(i)
+            for (w, r) in zip(c.warnings, c.warningRows) {
+                let k = i * n + r
+                let ref = k < prepared.sourceRows.count ? dataset.origin(of: prepared.sourceRows[k]) : "example \(k)"
+                missed[w.code, default: []].append(ref)
+                if first[w.code] == nil { first[w.code] = w }
+            }
+            c.resetWarnings()
         }
-        return b
+        return missed.keys.sorted { $0.rawValue > $1.rawValue }.map { code in
+            let refs = missed[code]!
+            let what = code == .responseTemplateNotFound ? "response template \(c.responseTemplate)" : "instruction template \(c.instructionTemplate ?? [])"
+            return DataDiagnostic(.warning, code, "the \(what) was not found in \(refs.count) of \(prepared.examples.count) example(s) (\(describeRows(refs))); their labels are all -100 (no loss). A template often tokenizes differently inside the text than alone (the book's '### Assistant:' after a newline); give response_template as the token ids it has in context, or make it a single special token.")
+        }
     }
 
     /// Every collated row as the dump writes it. Keys the collator leaves out are derived the way the engine

@@ -199,6 +199,12 @@ public struct SFTPreparer {
         if !unknownRoles.isEmpty {
             diagnostics.append(DataDiagnostic(.warning, .unknownRole, "roles \(unknownRoles.sorted()) are not system/user/assistant/tool; the chat template may drop or reject them. Map them to a standard role (e.g. 'human' → 'user')."))
         }
+        if options.assistantOnlyLoss {
+            let marked = (renderer as? GenerationMarkedRendering)?.hasGenerationMarkers == true && encoder is OffsetEncoding
+            if !marked {
+                diagnostics.append(DataDiagnostic(.info, .assistantMaskFallback, "the chat template has no {% generation %} markers (or the tokenizer gives no offsets): assistant tokens were found by rendering each conversation prefix, i.e. each assistant turn's content and end-of-turn tokens are trained. Add {% generation %}…{% endgeneration %} around the assistant output in the template to control this exactly."))
+            }
+        }
         if doubled > 0 {
             diagnostics.append(DataDiagnostic(.info, .doubledSpecialToken, "\(doubled) example(s) already contained the BOS/EOS that the tokenizer adds; the duplicate was removed. Leave BOS/EOS out of the text (EOS is appended for you)."))
         }

@@ -127,3 +127,21 @@ final class ConfigPipelineTests: XCTestCase {
         XCTAssertFalse(p.diagnostics.contains { $0.code == .rightPadding })
     }
 }
+
+final class PipelineTemplateSearchTests: XCTestCase {
+    func testMissingResponseTemplateIsSummarizedWithRows() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("datasets-tpl-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try "{\"text\": \"### Question: a\\n### Answer: b\"}\n{\"text\": \"no template here\"}\n{\"text\": \"### Answer: c\"}\n"
+            .write(to: dir.appendingPathComponent("d.jsonl"), atomically: true, encoding: .utf8)
+        let cfg = try DatasetConfig.decode(json: Data("{\"dataset_path\": \"d.jsonl\", \"response_template\": \"### Answer:\", \"per_device_train_batch_size\": 2}".utf8))
+        let p = try DataPipeline(config: cfg, encoder: FakeEncoder(), renderer: nil, baseDirectory: dir.path)
+        let d = p.diagnostics.filter { $0.code == .responseTemplateNotFound }
+        XCTAssertEqual(d.count, 1)
+        XCTAssertTrue(d[0].message.contains("was not found in 1 of 3 example(s) (\(dir.path)/d.jsonl:2)"), d[0].message)
+        XCTAssertTrue(d[0].message.contains("single special token"), d[0].message)
+        XCTAssertTrue(try p.preview().contains("warning [response-template-not-found]"))
+        XCTAssertEqual(p.diagnostics.filter { $0.code == .responseTemplateNotFound }.count, 1)   // preview adds no duplicates
+    }
+}

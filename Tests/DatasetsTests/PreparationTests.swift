@@ -158,3 +158,28 @@ final class PreparationTests: XCTestCase {
         XCTAssertThrowsError(try prep(bad)) { e in XCTAssertTrue("\(e)".contains("field 'input_ids[1]': expected an integer token id"), "\(e)") }
     }
 }
+
+final class ForcedFormatTests: XCTestCase {
+    func testForcedFormatSelectsColumns() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("datasets-fmt-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // Both a text column and prompt/completion: detection would pick prompt/completion; format forces LM.
+        try "{\"text\": \"abc\", \"prompt\": \"p\", \"completion\": \"c\"}\n".write(to: dir.appendingPathComponent("d.jsonl"), atomically: true, encoding: .utf8)
+        let cfg = try DatasetConfig.decode(json: Data("{\"dataset_path\": \"d.jsonl\", \"format\": \"language_modeling\"}".utf8))
+        let p = try DataPipeline(config: cfg, encoder: FakeEncoder(), renderer: nil, baseDirectory: dir.path)
+        XCTAssertEqual(p.prepared.format, .languageModeling(textField: "text"))
+        XCTAssertEqual(p.prepared.examples[0].inputIds, try FakeEncoder().encode("abc</s>", addSpecialTokens: false))
+        let bad = try DatasetConfig.decode(json: Data("{\"dataset_path\": \"d.jsonl\", \"format\": \"conversational\"}".utf8))
+        XCTAssertThrowsError(try DataPipeline(config: bad, encoder: FakeEncoder(), renderer: nil, baseDirectory: dir.path)) { e in
+            XCTAssertTrue("\(e)".contains("no 'messages' or 'conversations' column"), "\(e)")
+        }
+    }
+
+    func testAssistantMaskFallbackIsReported() throws {
+        let ds = try DatasetLoader.load(data: Array(#"{"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]}"#.utf8), name: "m.jsonl", format: .jsonl).0
+        var o = PreparationOptions(); o.assistantOnlyLoss = true
+        let p = try SFTPreparer(encoder: FakeEncoder(), renderer: FakeChatMLRenderer(), options: o).prepare(ds)
+        XCTAssertTrue(p.diagnostics.contains { $0.code == .assistantMaskFallback && $0.message.contains("{% generation %}") })
+    }
+}
