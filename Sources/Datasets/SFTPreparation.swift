@@ -167,7 +167,8 @@ public struct SFTPreparer {
                         guard let ps = row["prompt"]?.stringValue else { throw MessageIssue(field: "prompt", message: "expected a string, found \(row["prompt"]?.typeName ?? "nothing")") }
                         guard var cs = row["completion"]?.stringValue else { throw MessageIssue(field: "completion", message: "expected a string, found \(row["completion"]?.typeName ?? "nothing")") }
                         if let e = eosToken, !cs.hasSuffix(e) { cs += e }
-                        let promptIds = try encodeNoDoubles(ps, doubled: &doubled, trailingOnly: false)
+                        var ignored = 0
+                        let promptIds = try encodeNoDoubles(ps, doubled: &ignored)
                         ids = try encodeNoDoubles(ps + cs, doubled: &doubled)
                         let n = commonPrefixLength(promptIds, ids)
                         if n < promptIds.count { notPrefixRows.append(dataset.origin(of: i)) }
@@ -255,7 +256,7 @@ public struct SFTPreparer {
     }
 
     /// Encodes with special tokens, removing a BOS/EOS the text already had next to the one the tokenizer adds.
-    private func encodeNoDoubles(_ text: String, doubled: inout Int, trailingOnly: Bool = false) throws -> [Int32] {
+    private func encodeNoDoubles(_ text: String, doubled: inout Int) throws -> [Int32] {
         var ids = try encoder.encode(text, addSpecialTokens: true)
         if let b = encoder.bosTokenId, ids.count >= 2, ids[0] == b, ids[1] == b { ids.removeFirst(); doubled += 1 }
         if let e = encoder.eosTokenId, ids.count >= 2, ids[ids.count - 1] == e, ids[ids.count - 2] == e,
