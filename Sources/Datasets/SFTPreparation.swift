@@ -35,8 +35,21 @@ public struct PreparationOptions: Sendable {
     /// `shuffle_dataset` + `seed`: shuffle before packing and at the end.
     public var shuffleDataset = false
     public var seed: UInt64 = 42
+    /// Tokenize rows on all cores (the tokenizer and template are thread-safe); results are identical either way.
+    public var parallel = true
 
     public init() {}
+}
+
+/// What preparing one row produced.
+struct RowOutcome {
+    var example: TokenizedExample?
+    var issue: RecordIssue?
+    var notPrefix = false
+    var noEOS = false
+    var empty = false
+    var doubled = 0
+    var unknownRoles: [String] = []
 }
 
 /// The result of preparation: examples ready for a collator, with what was found on the way.
@@ -55,6 +68,7 @@ public struct SFTPreparer {
     public var renderer: ChatRendering?
     public var options: PreparationOptions
     /// Python's `formatting_func`: a row → its training text (turns any row into language modelling).
+    /// Called concurrently from several threads when `options.parallel` is on: it must not mutate shared state.
     public var formattingFunction: ((Row) throws -> String)?
 
     public init(encoder: TextEncoding, renderer: ChatRendering?, options: PreparationOptions = PreparationOptions(),
@@ -109,12 +123,15 @@ public struct SFTPreparer {
         var unknownRoles = Set<String>()
         examples.reserveCapacity(dataset.count)
 
-        func issue(_ i: Int, _ field: String?, _ message: String) {
-            issues.append(RecordIssue(file: dataset.sourceFile ?? "dataset", line: dataset.sourceLines[i] > 0 ? dataset.sourceLines[i] : i + 1,
+        func issue(_ i: Int, _ field: String?, _ message: String) -> RecordIssue {
+            return (RecordIssue(file: dataset.sourceFile ?? "dataset", line: dataset.sourceLines[i] > 0 ? dataset.sourceLines[i] : i + 1,
                                       field: field, message: message + (dataset.sourceLines[i] > 0 ? "" : " (row \(i))")))
         }
 
-        for (i, row) in dataset.rows.enumerated() {
+        // One row → its outcome; pure apart from the encoder/renderer, which are thread-safe, so rows run in parallel.
+        func process(_ i: Int) -> RowOutcome {
+            let row = dataset.rows[i]
+            var out = RowOutcome()
             do {
                 var ids: [Int32]
                 var completionMask: [Bool]? = nil
@@ -125,8 +142,8 @@ public struct SFTPreparer {
                     if row["labels"] != nil {
                         let l = try intArray(row["labels"], field: "labels")
                         guard l.count == ids.count else { throw MessageIssue(field: "labels", message: "\(l.count) labels for \(ids.count) input_ids") }
-                        examples.append(TokenizedExample(inputIds: ids, labels: l)); sources.append(i)
-                        continue
+                        out.example = TokenizedExample(inputIds: ids, labels: l)
+                        return out
                     }
                 case .languageModeling(let field):
                     var text: String
@@ -136,11 +153,11 @@ public struct SFTPreparer {
                         text = s
                     }
                     if let e = eosToken, !text.hasSuffix(e) { text += e }
-                    ids = try encodeNoDoubles(text, doubled: &doubled)
+                    ids = try encodeNoDoubles(text, doubled: &out.doubled)
                 case .conversational:
                     let key = row["messages"] != nil ? "messages" : "conversations"
                     let msgs = try parseMessages(row[key], field: key)
-                    for m in msgs where !knownChatRoles.contains(m.role) { unknownRoles.insert(m.role) }
+                    for m in msgs where !knownChatRoles.contains(m.role) { out.unknownRoles.append(m.role) }
                     let r = try renderer!.render(messages: msgs, addGenerationPrompt: false)
                     ids = try encoder.encode(r, addSpecialTokens: false)
                     if options.assistantOnlyLoss { assistantMask = try assistantTokenMask(msgs, fullIds: ids) }
@@ -156,11 +173,11 @@ public struct SFTPreparer {
                             p = try parseMessages(row["prompt"], field: "prompt")
                             c = try parseMessages(row["completion"], field: "completion")
                         }
-                        for m in p + c where !knownChatRoles.contains(m.role) { unknownRoles.insert(m.role) }
+                        for m in p + c where !knownChatRoles.contains(m.role) { out.unknownRoles.append(m.role) }
                         let promptIds = try encoder.encode(renderer!.render(messages: p, addGenerationPrompt: true), addSpecialTokens: false)
                         ids = try encoder.encode(renderer!.render(messages: p + c, addGenerationPrompt: false), addSpecialTokens: false)
                         let n = commonPrefixLength(promptIds, ids)
-                        if n < promptIds.count { notPrefixRows.append(dataset.origin(of: i)) }
+                        if n < promptIds.count { out.notPrefix = true }
                         completionMask = Array(repeating: false, count: n) + Array(repeating: true, count: ids.count - n)
                         if options.assistantOnlyLoss { assistantMask = try assistantTokenMask(p + c, fullIds: ids) }
                     } else {
@@ -169,13 +186,13 @@ public struct SFTPreparer {
                         if let e = eosToken, !cs.hasSuffix(e) { cs += e }
                         var ignored = 0
                         let promptIds = try encodeNoDoubles(ps, doubled: &ignored)
-                        ids = try encodeNoDoubles(ps + cs, doubled: &doubled)
+                        ids = try encodeNoDoubles(ps + cs, doubled: &out.doubled)
                         let n = commonPrefixLength(promptIds, ids)
-                        if n < promptIds.count { notPrefixRows.append(dataset.origin(of: i)) }
+                        if n < promptIds.count { out.notPrefix = true }
                         completionMask = Array(repeating: false, count: n) + Array(repeating: true, count: ids.count - n)
                     }
                 }
-                if ids.isEmpty { emptyRows.append(dataset.origin(of: i)); continue }
+                if ids.isEmpty { out.empty = true; return out }
                 var labels = ids
                 for t in 0..<ids.count {
                     if completionOnly, let m = completionMask, !m[t] { labels[t] = ignoreIndex }
@@ -184,16 +201,36 @@ public struct SFTPreparer {
                 if let m = assistantMask, !m.contains(true) {
                     throw MessageIssue(field: "messages", message: "assistant_only_loss is on but no token of this conversation belongs to an assistant turn (no assistant message, or the chat template renders none); add an assistant reply or turn assistant_only_loss off")
                 }
-                if let e = eosId, !labels.contains(e) { noEOSRows.append(dataset.origin(of: i)) }
-                examples.append(TokenizedExample(inputIds: ids, labels: labels)); sources.append(i)
+                if let e = eosId, !labels.contains(e) { out.noEOS = true }
+                out.example = TokenizedExample(inputIds: ids, labels: labels)
             } catch let m as MessageIssue {
-                issue(i, m.field, m.message)
+                out.issue = issue(i, m.field, m.message)
             } catch let e as DatasetError {
-                issue(i, nil, e.description)
+                out.issue = issue(i, nil, e.description)
             } catch {
-                issue(i, nil, "\(error)")
+                out.issue = issue(i, nil, "\(error)")
+            }
+            return out
+        }
+
+        var outcomes = [RowOutcome](repeating: RowOutcome(), count: dataset.count)
+        let chunks = options.parallel ? min(ProcessInfo.processInfo.activeProcessorCount * 4, max(1, dataset.count / 16)) : 1
+        outcomes.withUnsafeMutableBufferPointer { buf in
+            let n = dataset.count
+            DispatchQueue.concurrentPerform(iterations: chunks) { c in
+                for i in (c * n / chunks)..<((c + 1) * n / chunks) { buf[i] = process(i) }
             }
         }
+        for (i, o) in outcomes.enumerated() {
+            if let iss = o.issue { issues.append(iss); continue }
+            doubled += o.doubled
+            unknownRoles.formUnion(o.unknownRoles)
+            if o.notPrefix { notPrefixRows.append(dataset.origin(of: i)) }
+            if o.empty { emptyRows.append(dataset.origin(of: i)); continue }
+            if o.noEOS { noEOSRows.append(dataset.origin(of: i)) }
+            if let e = o.example { examples.append(e); sources.append(i) }
+        }
+
         if !issues.isEmpty {
             throw DatasetError.malformedRecords(issues, hint: "Fix these rows (or filter them out) so every row matches the \(format) format.")
         }

@@ -121,6 +121,17 @@ final class TRLParityTests: XCTestCase {
         XCTAssertEqual(try collateAll(FlatteningCollator(), p.examples), f.batches)
     }
 
+    func testParallelPreparationEqualsSerial() throws {
+        let full = try DatasetLoader.load(path: try TestPaths.requireShared("datasets/yoda/train.jsonl").path).0
+            .renameColumns([("sentence", "prompt"), ("translation_extra", "completion")])
+        let a = try prepare(full) { $0.maxLength = 64 }
+        let b = try prepare(full) { $0.maxLength = 64; $0.parallel = false }
+        XCTAssertEqual(a.examples.count, 600)
+        XCTAssertEqual(a.examples, b.examples)
+        XCTAssertEqual(a.sourceRows, b.sourceRows)
+        XCTAssertEqual(a.diagnostics, b.diagnostics)
+    }
+
     func testLabelsDecodeToCompletionWithEOS() throws {
         let (enc, _) = try smol()
         let p = try prepare(yodaPromptCompletion()) { $0.maxLength = 1024 }
