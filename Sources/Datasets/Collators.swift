@@ -33,7 +33,8 @@ public protocol DataCollator {
 }
 
 func paddedLength(_ n: Int, multiple: Int?) -> Int {
-    guard let m = multiple, m > 1 else { return n }
+    // Capped so a hostile pad_to_multiple_of cannot request an unbounded allocation.
+    guard let m = multiple, m > 1, m <= 65536 else { return n }
     return (n + m - 1) / m * m
 }
 

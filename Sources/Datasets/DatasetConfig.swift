@@ -182,7 +182,10 @@ public struct DatasetConfig: Codable, Equatable, Sendable {
     public func validate() throws {
         if let m = maxSeqLength, m <= 0 { throw DatasetError.invalidConfig("max_seq_length must be positive, got \(m)") }
         if packing && maxSeqLength == nil { throw DatasetError.invalidConfig("packing: true needs max_seq_length (packed rows are cut to it); set e.g. max_seq_length: 1024") }
-        if let p = padToMultipleOf, p <= 0 { throw DatasetError.invalidConfig("pad_to_multiple_of must be positive, got \(p)") }
+        if let m = maxSeqLength, m > Packing.maxSeqLength {
+            throw DatasetError.invalidConfig("max_seq_length \(m) is beyond any model's context (limit \(Packing.maxSeqLength)); use the model's max_position_embeddings")
+        }
+        if let p = padToMultipleOf, p <= 0 || p > 65536 { throw DatasetError.invalidConfig("pad_to_multiple_of must be in 1...65536 (typically 8 or 64), got \(p)") }
         if perDeviceTrainBatchSize <= 0 { throw DatasetError.invalidConfig("per_device_train_batch_size must be positive, got \(perDeviceTrainBatchSize)") }
         if packing && responseTemplate != nil {
             throw DatasetError.invalidConfig("packing cannot be combined with the completion-only collator (response_template): packed rows mix examples, so the template search masks the wrong spans. Use packing without response_template (TRL masks prompts per example with completion_only_loss), or packing: false.")

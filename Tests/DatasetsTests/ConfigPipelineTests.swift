@@ -32,6 +32,9 @@ final class ConfigPipelineTests: XCTestCase {
         XCTAssertTrue(msg(#"{"dataset_path": "d", "packing": "yes"}"#).contains("'packing': expected Bool"), msg(#"{"dataset_path": "d", "packing": "yes"}"#))
         XCTAssertTrue(msg(#"{"dataset_path": "d", "packing_strategy": "ffd"}"#).contains("'packing_strategy'"))
         XCTAssertTrue(msg("{\"dataset_path\": ").contains("invalid JSON"))
+        // Hostile sizes are rejected before anything is allocated.
+        XCTAssertTrue(msg(#"{"dataset_path": "d", "packing": true, "max_seq_length": 1000000000000}"#).contains("beyond any model's context"))
+        XCTAssertTrue(msg(#"{"dataset_path": "d", "pad_to_multiple_of": 1000000000}"#).contains("pad_to_multiple_of must be in 1...65536"))
         XCTAssertThrowsError(try DatasetConfig.load(path: "/tmp/train.yaml")) { e in XCTAssertTrue("\(e)".contains("YAML configs are not supported yet"), "\(e)") }
     }
 
