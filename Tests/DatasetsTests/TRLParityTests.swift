@@ -121,6 +121,18 @@ final class TRLParityTests: XCTestCase {
         XCTAssertEqual(try collateAll(FlatteningCollator(), p.examples), f.batches)
     }
 
+    func testBookResponseTemplateCollatorEqualsTRLCompletionMask() throws {
+        // The book's collator searching "<|im_start|>assistant\n" in fully-labelled rows masks exactly what TRL's
+        // prompt/completion preparation masks (padding-free, so padding side plays no part).
+        let (enc, _) = try smol()
+        let full = try TRLFixture("flattening").examples          // no max_length, labels = input_ids
+        let trl = try TRLFixture("conv_padding_free")              // no max_length, completion-only labels
+        let c = try CompletionOnlyCollator.make(responseTemplate: "<|im_start|>assistant\n", encoder: enc, padTokenId: 0, paddingFree: true)
+        XCTAssertEqual(c.responseTemplate, [1, 520, 9531, 198])
+        XCTAssertEqual(try collateAll(c, full), trl.batches)
+        XCTAssertTrue(c.warnings.isEmpty)
+    }
+
     func testParallelPreparationEqualsSerial() throws {
         let full = try DatasetLoader.load(path: try TestPaths.requireShared("datasets/yoda/train.jsonl").path).0
             .renameColumns([("sentence", "prompt"), ("translation_extra", "completion")])
