@@ -23,6 +23,7 @@ public final class DataPipeline {
                 maxPositionEmbeddings: Int? = nil, formattingFunction: ((Row) throws -> String)? = nil) throws {
         try config.validate()
         self.config = config
+        let encoder: TextEncoding = try config.eosToken.map { try EOSOverrideEncoder(base: encoder, eosToken: $0) } ?? encoder
         self.encoder = encoder
         var diags: [DataDiagnostic] = []
 

@@ -42,6 +42,8 @@ public struct DatasetConfig: Codable, Equatable, Sendable {
     public var padToMultipleOf: Int?
     /// Token to pad with (must be in the vocabulary); default: the book's rule (see `DataValidation.resolvePadToken`).
     public var padToken: String?
+    /// TRL `eos_token`: replaces the tokenizer's EOS (appended to texts/completions, passed to the template).
+    public var eosToken: String?
     /// Book collator (`DataCollatorForCompletionOnlyLM`): response template as text or token ids. Replaces the
     /// TRL label building when set.
     public var responseTemplate: TemplateSpec?
@@ -86,7 +88,7 @@ public struct DatasetConfig: Codable, Equatable, Sendable {
         case maxSeqLength = "max_seq_length", maxLength = "max_length", truncationMode = "truncation_mode"
         case packing, packingStrategy = "packing_strategy", paddingFree = "padding_free"
         case completionOnlyLoss = "completion_only_loss", assistantOnlyLoss = "assistant_only_loss"
-        case paddingSide = "padding_side", padToMultipleOf = "pad_to_multiple_of", padToken = "pad_token"
+        case paddingSide = "padding_side", padToMultipleOf = "pad_to_multiple_of", padToken = "pad_token", eosToken = "eos_token"
         case responseTemplate = "response_template", instructionTemplate = "instruction_template", flattening
         case promptCompletionAsChat = "prompt_completion_as_chat", perDeviceTrainBatchSize = "per_device_train_batch_size"
         case shuffleDataset = "shuffle_dataset", seed
@@ -138,6 +140,7 @@ public struct DatasetConfig: Codable, Equatable, Sendable {
         paddingSide = try get(PaddingSide.self, .paddingSide) ?? .right
         padToMultipleOf = try get(Int.self, .padToMultipleOf)
         padToken = try get(String.self, .padToken)
+        eosToken = try get(String.self, .eosToken)
         responseTemplate = try get(TemplateSpec.self, .responseTemplate)
         instructionTemplate = try get(TemplateSpec.self, .instructionTemplate)
         flattening = try get(Bool.self, .flattening) ?? false
@@ -169,6 +172,7 @@ public struct DatasetConfig: Codable, Equatable, Sendable {
         try c.encode(paddingSide, forKey: .paddingSide)
         try c.encodeIfPresent(padToMultipleOf, forKey: .padToMultipleOf)
         try c.encodeIfPresent(padToken, forKey: .padToken)
+        try c.encodeIfPresent(eosToken, forKey: .eosToken)
         try c.encodeIfPresent(responseTemplate, forKey: .responseTemplate)
         try c.encodeIfPresent(instructionTemplate, forKey: .instructionTemplate)
         try c.encode(flattening, forKey: .flattening)

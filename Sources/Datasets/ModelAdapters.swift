@@ -105,8 +105,10 @@ public extension DataPipeline {
                      maxPositionEmbeddings: Int? = nil) throws {
         let tok = try Tokenizer(path: tokenizerPath)
         var renderer: TemplateRenderer? = try TemplateRenderer(tokenizer: tok)
-        if let src = chatTemplate {
-            renderer = try TemplateRenderer(source: src, specialTokens: renderer?.specialTokens ?? [:])
+        var special = renderer?.specialTokens ?? [:]
+        if let e = config.eosToken { special["eos_token"] = e }   // the template sees the overriding EOS, as in TRL
+        if let src = chatTemplate ?? tok.chatTemplate {
+            renderer = try TemplateRenderer(source: src, specialTokens: special)
         }
         try self.init(config: config, encoder: TokenizerEncoder(tok), renderer: renderer, baseDirectory: baseDirectory,
                       maxPositionEmbeddings: maxPositionEmbeddings)

@@ -65,3 +65,25 @@ public protocol GenerationMarkedRendering: ChatRendering {
     /// The rendering and the Unicode-scalar ranges produced inside generation blocks.
     func renderWithGenerationRanges(messages: [ChatMessage], addGenerationPrompt: Bool) throws -> (text: String, ranges: [Range<Int>])
 }
+
+/// An encoder whose EOS token is replaced (TRL `SFTConfig.eos_token`: e.g. a base model trained with a chat
+/// template whose turns end in `<|im_end|>`).
+public struct EOSOverrideEncoder: TextEncoding {
+    public let base: TextEncoding
+    public let eosToken: String?
+
+    public init(base: TextEncoding, eosToken: String) throws {
+        guard base.tokenToId(eosToken) != nil else {
+            throw DatasetError.invalidConfig("eos_token '\(eosToken)' is not in the tokenizer's vocabulary; name an existing token")
+        }
+        self.base = base; self.eosToken = eosToken
+    }
+
+    public func encode(_ text: String, addSpecialTokens: Bool) throws -> [Int32] { try base.encode(text, addSpecialTokens: addSpecialTokens) }
+    public func decode(_ ids: [Int32], skipSpecialTokens: Bool) -> String { base.decode(ids, skipSpecialTokens: skipSpecialTokens) }
+    public func tokenToId(_ token: String) -> Int32? { base.tokenToId(token) }
+    public var bosToken: String? { base.bosToken }
+    public var padToken: String? { base.padToken }
+    public var unkToken: String? { base.unkToken }
+    public var modelMaxLength: Int? { base.modelMaxLength }
+}

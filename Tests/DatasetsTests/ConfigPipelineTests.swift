@@ -148,3 +148,19 @@ final class PipelineTemplateSearchTests: XCTestCase {
         XCTAssertEqual(p.diagnostics.filter { $0.code == .responseTemplateNotFound }.count, 1)   // preview adds no duplicates
     }
 }
+
+final class EOSOverrideTests: XCTestCase {
+    func testEOSTokenOverride() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("datasets-eos-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try "{\"text\": \"ab\"}\n".write(to: dir.appendingPathComponent("d.jsonl"), atomically: true, encoding: .utf8)
+        let cfg = try DatasetConfig.decode(json: Data("{\"dataset_path\": \"d.jsonl\", \"eos_token\": \"<|end|>\"}".utf8))
+        let p = try DataPipeline(config: cfg, encoder: FakeEncoder(), renderer: nil, baseDirectory: dir.path)
+        XCTAssertEqual(p.prepared.examples[0].inputIds, try FakeEncoder().encode("ab<|end|>", addSpecialTokens: false))
+        let bad = try DatasetConfig.decode(json: Data("{\"dataset_path\": \"d.jsonl\", \"eos_token\": \"<eot>\"}".utf8))
+        XCTAssertThrowsError(try DataPipeline(config: bad, encoder: FakeEncoder(), renderer: nil, baseDirectory: dir.path)) { e in
+            XCTAssertTrue("\(e)".contains("eos_token '<eot>' is not in the tokenizer's vocabulary"), "\(e)")
+        }
+    }
+}
