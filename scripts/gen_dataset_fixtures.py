@@ -55,6 +55,12 @@ MULTITURN = [
         {"role": "user", "content": "Multi\nline\ninput with \"quotes\" and unicode: café, 日本."},
         {"role": "assistant", "content": "Unicode, handle it I do: naïve ☃."}]},
     {"messages": [
+        {"role": "system", "content": "You can call tools."},
+        {"role": "user", "content": "Weather in Dagobah?"},
+        {"role": "assistant", "content": "Checking, I am."},
+        {"role": "tool", "content": "{\"temp\": 31, \"sky\": \"swamp fog\"}"},
+        {"role": "assistant", "content": "Warm and foggy, it is."}]},
+    {"messages": [
         {"role": "user", "content": "Short?"},
         {"role": "assistant", "content": "Yes."},
         {"role": "user", "content": "Longer now, please tell me more about the many wonders of the galaxy far away."},
@@ -165,6 +171,10 @@ def main():
                           dict(max_length=48, pad_token=pad, packing=True, packing_strategy="bfd_split")))
     modes.append(run_mode("conv_packing_wrapped", tok_dir, conv_pc,
                           dict(max_length=128, pad_token=pad, packing=True, packing_strategy="wrapped")))
+    modes.append(run_mode("conv_keep_end", tok_dir, conv_pc,
+                          dict(max_length=40, pad_token=pad, truncation_mode="keep_end")))
+    modes.append(run_mode("conv_padding_free_pad16", tok_dir, conv_pc,
+                          dict(max_length=None, pad_token=pad, padding_free=True, pad_to_multiple_of=16)))
     modes.append(run_mode("text_prompt_completion", tok_dir, text_pc, dict(max_length=64, pad_token=pad)))
     modes.append(run_mode("formatting_func_lm", tok_dir, raw, dict(max_length=64, pad_token=pad),
                           formatting_func=lambda ex: f"### Question: {ex['sentence']}\n### Answer: {ex['translation']}"))

@@ -109,6 +109,27 @@ final class ConfigPipelineTests: XCTestCase {
         XCTAssertTrue(text.contains("statistics: 32 rows"), text)
     }
 
+    func testPaddingFreeDumpDerivesAttentionMask() throws {
+        let cfg = try decode("""
+            {"dataset_path": "\(TestPaths.fixtures.appendingPathComponent("yoda32.json").path)",
+             "column_mapping": {"prompt": "sentence", "completion": "translation_extra"},
+             "max_seq_length": null, "padding_free": true, "pad_to_multiple_of": 16}
+            """)
+        let p = try DataPipeline(config: cfg, tokenizerPath: try smolPath())
+        let f = try TRLFixture("conv_padding_free_pad16")
+        let rows = try p.dumpRows()
+        XCTAssertEqual(rows.map(\.inputIds), f.batches.flatMap(\.inputIds))
+        XCTAssertEqual(rows.map(\.positionIds), f.batches.flatMap { $0.positionIds! })
+        for (k, r) in rows.enumerated() {
+            let real = f.examples[(k * 8)..<min(k * 8 + 8, f.examples.count)].map(\.inputIds.count).reduce(0, +)
+            XCTAssertEqual(r.inputIds.count % 16, 0)
+            XCTAssertEqual(r.attentionMask, (0..<r.inputIds.count).map { $0 < real ? 1 : 0 })
+        }
+        let st = try p.statistics()
+        XCTAssertEqual(st.sequences, 32)
+        XCTAssertGreaterThan(st.paddingPercent, 0)
+    }
+
     func testPackedPipelineStatistics() throws {
         let cfg = try decode("""
             {"dataset_path": "\(TestPaths.fixtures.appendingPathComponent("yoda32.json").path)",

@@ -68,6 +68,14 @@ final class TRLParityTests: XCTestCase {
         try check("conv_padding_free", try prepare(yodaPromptCompletion()) { $0.maxLength = nil }, paddingFree: true)
     }
 
+    func testKeepEndTruncation() throws {
+        try check("conv_keep_end", try prepare(yodaPromptCompletion()) { $0.maxLength = 40; $0.truncationMode = .keepEnd })
+    }
+
+    func testPaddingFreePadToMultiple() throws {
+        try check("conv_padding_free_pad16", try prepare(yodaPromptCompletion()) { $0.maxLength = nil }, paddingFree: true, padToMultipleOf: 16)
+    }
+
     func testPackingBFDAndWrapped() throws {
         try check("conv_packing_bfd", try prepare(yodaPromptCompletion()) { $0.maxLength = 128; $0.packing = true }, paddingFree: true)
         try check("conv_packing_bfd48", try prepare(yodaPromptCompletion()) { $0.maxLength = 48; $0.packing = true }, paddingFree: true)
