@@ -185,3 +185,43 @@ final class EOSOverrideTests: XCTestCase {
         }
     }
 }
+
+final class ConstantLengthPipelineTests: XCTestCase {
+    func testBookConstantLengthPacking() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("datasets-cl-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try "abc\ndefgh\nij\n".write(to: dir.appendingPathComponent("d.txt"), atomically: true, encoding: .utf8)
+        let cfg = try DatasetConfig.decode(json: Data(#"{"dataset_path": "d.txt", "packing": true, "packing_strategy": "constant_length", "max_seq_length": 4}"#.utf8))
+        let p = try DataPipeline(config: cfg, encoder: FakeEncoder(), renderer: nil, baseDirectory: dir.path)
+        let enc = FakeEncoder()
+        // Texts get their EOS ("abc</s>"), then the book's separator EOS: abc</s></s>defgh</s></s>ij</s></s> = 16 → 4 rows.
+        let rows = try p.dumpRows()
+        XCTAssertEqual(rows.map { enc.decode($0.inputIds, skipSpecialTokens: false) }, ["abc</s>", "</s>def", "gh</s></s>", "ij</s></s>"])
+        XCTAssertTrue(rows.allSatisfy { $0.attentionMask == [1, 1, 1, 1] && $0.labels == $0.inputIds })
+        let st = try p.statistics()
+        XCTAssertTrue(st.sequencesCrossRows)
+        XCTAssertTrue(st.description.contains("sequences per row n/a"), st.description)
+    }
+}
+
+final class EpochOrderTests: XCTestCase {
+    func testEpochBatchIndices() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("datasets-ep-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try (0..<10).map { "line \($0)" }.joined(separator: "\n").write(to: dir.appendingPathComponent("d.txt"), atomically: true, encoding: .utf8)
+        let cfg = try DatasetConfig.decode(json: Data(#"{"dataset_path": "d.txt", "per_device_train_batch_size": 4, "padding_side": "left"}"#.utf8))
+        let p = try DataPipeline(config: cfg, encoder: FakeEncoder(), renderer: nil, baseDirectory: dir.path)
+        let e0 = p.epochBatchIndices(epoch: 0), e1 = p.epochBatchIndices(epoch: 1)
+        XCTAssertEqual(e0.map(\.count), [4, 4, 2])
+        XCTAssertEqual(e0.flatMap { $0 }.sorted(), Array(0..<10))
+        XCTAssertNotEqual(e0, e1)
+        XCTAssertEqual(e0, p.epochBatchIndices(epoch: 0))
+        XCTAssertEqual(p.epochBatchIndices(epoch: 0, dropLast: true).count, 2)
+        XCTAssertEqual(p.epochBatchIndices(epoch: 0, shuffle: false).first, [0, 1, 2, 3])
+        let b = try p.batch(indices: e0[0])
+        XCTAssertEqual(b.rowCount, 4)
+        XCTAssertThrowsError(try p.batch(indices: [10]))
+    }
+}
