@@ -129,6 +129,18 @@ case("raise-exception", "{{ raise_exception('Custom failure: ' ~ messages|length
 case("cycler-joiner", "{% set c = cycler('x', 'y') %}{{ c.next() }}{{ c.next() }}{{ c.next() }}{{ c.current }}|{% set j = joiner(', ') %}{% for i in range(3) %}{{ j() }}{{ i }}{% endfor %}")
 # --- markup
 case("markup-concat", "{{ '<a>'|safe + '<b>' }}|{{ '<b>' + '<a>'|safe }}|{{ '<a>'|safe ~ '<b>' }}|{{ ('%s'|safe) % '<x>' }}|{{ ('<a>'|safe).strip() + '&' }}|{{ '<p>'|e }}|{{ ('<p>'|e)|e }}|{{ ('x'|safe) is string }}|{{ '<a>'|safe|length }}")
+# --- scoping
+case("scope-macro-late-binding", "{% set x = 1 %}{% macro m() %}{{ x }}{% endmacro %}{% set x = 2 %}{{ m() }}")
+case("scope-macro-later-global", "{% macro m() %}{{ y }}{% endmacro %}{% set y = 5 %}{{ m() }}")
+case("scope-macro-in-loop", "{% for i in [1, 2] %}{% macro m() %}{{ i }}{% endmacro %}{{ m() }}{% endfor %}")
+case("scope-macro-mutates-namespace", "{% set ns = namespace(a=1) %}{% macro m() %}{% set ns.a = ns.a + 1 %}{% endmacro %}{{ m() }}{{ m() }}{{ ns.a }}")
+case("scope-if-set-leaks", "{% if true %}{% set z = 3 %}{% endif %}{{ z }}")
+case("scope-for-set-stays", "{% for a in [1] %}{% set q = 1 %}{% endfor %}[{{ q }}]")
+case("scope-loop-var-stays", "{% for a in [1, 2] %}{% endfor %}[{{ a }}]")
+case("scope-defined-before-set", "{{ x is defined }}{% set x = 1 %}{{ x is defined }}")
+case("loop-depth", "{% for x in [1] %}{{ loop.depth }}{% for y in [2] %}{{ loop.depth }}{{ loop.depth0 }}{% endfor %}{% endfor %}")
+case("err-break-outside-loop", "{% break %}", None)
+case("err-loop-outside-loop", "{{ loop.index }}", None)
 # --- errors
 case("err-unknown-filter", "{{ 1|nosuchfilter }}", None)
 case("err-unknown-test", "{{ 1 is nosuchtest }}", None)

@@ -10,15 +10,50 @@ public struct TemplateLimits: Sendable {
     public var maxCollectionSize: Int = 4_000_000
     /// Deepest nesting of macro calls.
     public var maxCallDepth: Int = 48
-    /// Deepest syntactic nesting (blocks inside blocks, parentheses...).
-    public var maxNestingDepth: Int = 64
-    /// Stack the renderer may use, in bytes: guards deep recursion on threads with small stacks.
-    public var maxStackBytes: Int = 384 << 10
+    /// Deepest syntactic nesting (blocks inside blocks, parentheses, brackets...).
+    public var maxNestingDepth: Int = 100
+    /// Most stack the renderer may use, in bytes. It also always leaves `stackReserveBytes` of the
+    /// thread's actual stack free, so small-stack threads get an error instead of a crash.
+    public var maxStackBytes: Int = 4 << 20
+    /// Stack kept free below the renderer (for the caller, error handling and runtime calls).
+    public var stackReserveBytes: Int = 64 << 10
     public init() {}
 }
 
+/// Variables of one scope. Scopes are small (a loop variable, a few `set`s): a linear scan over
+/// short strings beats hashing; large ones (a big context) get a hash index.
+struct VarTable {
+    private var names: [String] = []
+    private var values: [Value] = []
+    private var index: [String: Int]? = nil
+
+    subscript(name: String) -> Value? {
+        get {
+            if let idx = index { return idx[name].map { values[$0] } }
+            for i in 0..<names.count where names[i] == name { return values[i] }
+            return nil
+        }
+        set {
+            let existing: Int?
+            if let idx = index { existing = idx[name] } else { existing = names.firstIndex(of: name) }
+            if let i = existing {
+                if let v = newValue { values[i] = v }
+                else {
+                    names.remove(at: i); values.remove(at: i)
+                    if index != nil { index = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($1, $0) }) }
+                }
+                return
+            }
+            guard let v = newValue else { return }
+            names.append(name); values.append(v)
+            if index != nil { index![name] = names.count - 1 }
+            else if names.count > 16 { index = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($1, $0) }) }
+        }
+    }
+}
+
 final class Scope {
-    var vars: [String: Value] = [:]
+    var vars = VarTable()
     let parent: Scope?
     init(parent: Scope?) { self.parent = parent }
     func lookup(_ name: String) -> Value? {
@@ -77,21 +112,20 @@ public final class Interpreter {
     var iterations = 0
     var callDepth = 0
     var stackBase: UInt = 0
+    /// Lowest stack address the renderer may reach.
+    var stackLimit: UInt = 0
     /// (byte offset in the root output where the block starts, its text)
     var generationMarks: [(Int, String)] = []
-    var globals: [String: Value] = [:]
 
     init(limits: TemplateLimits, now: NaiveDateTime) {
         self.limits = limits
         self.now = now
-        globals = Builtins.globals(now: now)
     }
 
     func checkStack() throws {
         var marker: UInt8 = 0
         let here = withUnsafeMutablePointer(to: &marker) { UInt(bitPattern: $0) }
-        let used = stackBase > here ? stackBase - here : here - stackBase
-        if used > UInt(limits.maxStackBytes) { throw TemplateError(.limit, "template recursion too deep (stack budget \(limits.maxStackBytes) bytes)") }
+        if here < stackLimit { throw TemplateError(.limit, "template recursion too deep (stack budget \(limits.maxStackBytes) bytes)") }
     }
 
     // MARK: output
@@ -120,8 +154,14 @@ public final class Interpreter {
     func run(_ nodes: [Node], context: [String: Value]) throws -> String {
         var marker: UInt8 = 0
         stackBase = withUnsafeMutablePointer(to: &marker) { UInt(bitPattern: $0) }
+        let budget = UInt(max(0, limits.maxStackBytes))
+        stackLimit = stackBase > budget ? stackBase - budget : 0
+        if let low = StackBounds.lowAddress() {
+            let floor = low + UInt(max(0, limits.stackReserveBytes))
+            if floor > stackLimit { stackLimit = floor }
+        }
         let root = Scope(parent: nil)
-        root.vars = context
+        for (k, v) in context { root.vars[k] = v }
         let flow = try exec(nodes, root)
         if flow != .normal { throw TemplateError(.syntax, "'break' / 'continue' outside of a loop") }
         return buffers[0]
@@ -276,12 +316,13 @@ public final class Interpreter {
     // MARK: expressions
 
     func eval(_ e: Expr, _ scope: Scope) throws -> Value {
+        try checkStack()
         do { return try evalInner(e, scope) } catch let err as TemplateError { throw err.at(e.pos) }
     }
 
     func lookup(_ name: String, _ scope: Scope) -> Value {
         if let v = scope.lookup(name) { return v }
-        if let g = globals[name] { return g }
+        if let g = Builtins.globals[name] { return g }
         return .undefined(Undefined(name: name))
     }
 

@@ -117,7 +117,7 @@ public final class Namespace: PyObject {
 }
 
 /// A callable value: a macro, a global function or a bound method.
-public final class Callable {
+public final class Callable: @unchecked Sendable {
     public typealias Fn = (_ args: [Value], _ kwargs: [(String, Value)], _ interp: Interpreter) throws -> Value
     let name: String
     let fn: Fn
