@@ -66,22 +66,21 @@ public struct TemplateRenderer: GenerationMarkedRendering, @unchecked Sendable {
         try self.init(source: src, specialTokens: special)
     }
 
-    func context(_ messages: [ChatMessage], _ addGenerationPrompt: Bool) -> [String: Value] {
-        var ctx: [String: Value] = [:]
-        for (k, v) in specialTokens { ctx[k] = .string(v) }
-        ctx["messages"] = .list(messages.map { Self.value(.object($0.jsonObject)) })
-        ctx["add_generation_prompt"] = .bool(addGenerationPrompt)
-        ctx["tools"] = Value.none
-        ctx["documents"] = Value.none
-        return ctx
+    /// `apply_chat_template(messages, add_generation_prompt=..., tokenize=False)` with the special tokens,
+    /// including transformers' message normalisation (None-valued keys dropped, reasoning aliases).
+    func apply(_ messages: [ChatMessage], _ addGenerationPrompt: Bool) throws -> RenderResult {
+        var extra: [String: Value] = [:]
+        for (k, v) in specialTokens { extra[k] = .string(v) }
+        return try template.apply(messages: messages.map { Self.value(.object($0.jsonObject)) },
+                                  addGenerationPrompt: addGenerationPrompt, extra: extra)
     }
 
     public func render(messages: [ChatMessage], addGenerationPrompt: Bool) throws -> String {
-        try template.render(context(messages, addGenerationPrompt))
+        try apply(messages, addGenerationPrompt).text
     }
 
     public func renderWithGenerationRanges(messages: [ChatMessage], addGenerationPrompt: Bool) throws -> (text: String, ranges: [Range<Int>]) {
-        let r = try template.renderWithGenerationRanges(context(messages, addGenerationPrompt))
+        let r = try apply(messages, addGenerationPrompt)
         return (r.text, r.generationRanges)
     }
 

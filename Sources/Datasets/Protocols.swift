@@ -40,7 +40,8 @@ public struct ChatMessage: Hashable, Sendable {
     public var jsonObject: JSONObject {
         var o = JSONObject()
         o["role"] = .string(role)
-        o["content"] = .string(content)
+        // A message whose content was null (tool calls only) keeps null; the template adapter drops it as transformers does.
+        o["content"] = extra["content"] == .null ? .null : .string(content)
         for (k, v) in extra where k != "role" && k != "content" { o[k] = v }
         return o
     }
