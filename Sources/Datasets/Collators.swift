@@ -193,7 +193,7 @@ public final class CompletionOnlyCollator: DataCollator {
                         "could not find the \(which) in batch row \(r); its labels are all -100 (no loss). The template tokenizes differently inside the text than alone (e.g. '### Assistant:' after a newline); pass the template as the token ids it has in context, or make it a single special token."))
                     labels = Array(repeating: ignoreIndex, count: labels.count)
                 } else {
-                    var respEnds = respStarts.map { $0 + responseTemplate.count }
+                    let respEnds = respStarts.map { $0 + responseTemplate.count }
                     var humans = humanStarts
                     if humans[0] > respEnds[0] { humans.insert(0, at: 0) }
                     // zip(human_starts, response_token_ids_idxs): first pair masks [:r], later [h:r].
@@ -204,7 +204,6 @@ public final class CompletionOnlyCollator: DataCollator {
                     if humans.count > respEnds.count, let last = humans.last {
                         for t in last..<labels.count { labels[t] = ignoreIndex }
                     }
-                    respEnds.removeAll()
                 }
             } else if let start = respStarts.last {
                 for t in 0..<(start + responseTemplate.count) { labels[t] = ignoreIndex }
