@@ -68,19 +68,23 @@ public struct TemplateRenderer: GenerationMarkedRendering, @unchecked Sendable {
 
     /// `apply_chat_template(messages, add_generation_prompt=..., tokenize=False)` with the special tokens,
     /// including transformers' message normalisation (None-valued keys dropped, reasoning aliases).
-    func apply(_ messages: [ChatMessage], _ addGenerationPrompt: Bool) throws -> RenderResult {
+    func apply(_ messages: [ChatMessage], _ tools: [JSONValue]?, _ addGenerationPrompt: Bool) throws -> RenderResult {
         var extra: [String: Value] = [:]
         for (k, v) in specialTokens { extra[k] = .string(v) }
-        return try template.apply(messages: messages.map { Self.value(.object($0.jsonObject)) },
+        return try template.apply(messages: messages.map { Self.value(.object($0.jsonObject)) }, tools: tools?.map(Self.value),
                                   addGenerationPrompt: addGenerationPrompt, extra: extra)
     }
 
     public func render(messages: [ChatMessage], addGenerationPrompt: Bool) throws -> String {
-        try apply(messages, addGenerationPrompt).text
+        try apply(messages, nil, addGenerationPrompt).text
     }
 
-    public func renderWithGenerationRanges(messages: [ChatMessage], addGenerationPrompt: Bool) throws -> (text: String, ranges: [Range<Int>]) {
-        let r = try apply(messages, addGenerationPrompt)
+    public func render(messages: [ChatMessage], tools: [JSONValue]?, addGenerationPrompt: Bool) throws -> String {
+        try apply(messages, tools, addGenerationPrompt).text
+    }
+
+    public func renderWithGenerationRanges(messages: [ChatMessage], tools: [JSONValue]?, addGenerationPrompt: Bool) throws -> (text: String, ranges: [Range<Int>]) {
+        let r = try apply(messages, tools, addGenerationPrompt)
         return (r.text, r.generationRanges)
     }
 

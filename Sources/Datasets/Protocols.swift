@@ -51,6 +51,15 @@ public struct ChatMessage: Hashable, Sendable {
 /// `ChatTemplates` conforms through an adapter; tests use fakes.
 public protocol ChatRendering {
     func render(messages: [ChatMessage], addGenerationPrompt: Bool) throws -> String
+    /// With a row's `tools` (function schemas), passed to the template as transformers does.
+    func render(messages: [ChatMessage], tools: [JSONValue]?, addGenerationPrompt: Bool) throws -> String
+}
+
+public extension ChatRendering {
+    /// Renderers that know nothing of tools render without them.
+    func render(messages: [ChatMessage], tools: [JSONValue]?, addGenerationPrompt: Bool) throws -> String {
+        try render(messages: messages, addGenerationPrompt: addGenerationPrompt)
+    }
 }
 
 /// A tokenizer that also reports each token's `[start, end)` in Unicode scalars of the input (HF offsets);
@@ -64,7 +73,7 @@ public protocol GenerationMarkedRendering: ChatRendering {
     /// Whether the template has generation markers at all.
     var hasGenerationMarkers: Bool { get }
     /// The rendering and the Unicode-scalar ranges produced inside generation blocks.
-    func renderWithGenerationRanges(messages: [ChatMessage], addGenerationPrompt: Bool) throws -> (text: String, ranges: [Range<Int>])
+    func renderWithGenerationRanges(messages: [ChatMessage], tools: [JSONValue]?, addGenerationPrompt: Bool) throws -> (text: String, ranges: [Range<Int>])
 }
 
 /// An encoder whose EOS token is replaced (TRL `SFTConfig.eos_token`: e.g. a base model trained with a chat

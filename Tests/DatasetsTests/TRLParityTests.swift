@@ -123,6 +123,14 @@ final class TRLParityTests: XCTestCase {
         try check("multiturn_full_loss", try prepare(multiturn()) { $0.maxLength = nil })
     }
 
+    func testToolsColumnReachesTheTemplate() throws {
+        let (_, plain) = try smol()
+        let doc = try JSONParser.parse(bytes: [UInt8](try Data(contentsOf: TestPaths.fixtures.appendingPathComponent("tools_template.json"))))
+        let r = try TemplateRenderer(source: doc["template"]!.stringValue!, specialTokens: plain.specialTokens)
+        let ds = try DatasetLoader.load(path: TestPaths.fixtures.appendingPathComponent("tools.jsonl").path).0
+        try check("tools_full_loss", try prepare(ds, renderer: r) { $0.maxLength = nil })
+    }
+
     func testFlatteningOnPreparedExamples() throws {
         let p = try prepare(yodaPromptCompletion()) { $0.maxLength = nil; $0.completionOnlyLoss = false }
         let f = try TRLFixture("flattening")
