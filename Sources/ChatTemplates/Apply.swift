@@ -47,8 +47,8 @@ extension ChatTemplate {
         }
         var vars = extra
         vars["messages"] = .list(chat)
-        vars["tools"] = tools.map { .list($0) } ?? .none
-        vars["documents"] = documents.map { .list($0) } ?? .none
+        vars["tools"] = tools.map { Value.list($0) } ?? Value.none
+        vars["documents"] = documents.map { Value.list($0) } ?? Value.none
         vars["add_generation_prompt"] = .bool(addGenerationPrompt)
         var result = try renderWithGenerationRanges(vars, options: options)
         if continueFinalMessage {

@@ -36,9 +36,6 @@ public final class ChatTemplate: @unchecked Sendable {
         var lexer = Lexer(source)
         let tokens = try lexer.run()
         var parser = Parser(tokens: tokens, maxDepth: limits.maxNestingDepth)
-        let bytes = Array(source.utf8)
-        parser.checkNames = PyString.find(bytes, Array("is filter".utf8), from: 0) == nil
-            && PyString.find(bytes, Array("is test".utf8), from: 0) == nil
         nodes = try parser.parseTemplate()
     }
 

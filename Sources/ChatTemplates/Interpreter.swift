@@ -307,7 +307,7 @@ public final class Interpreter {
         case .dict(let d): return d.keys
         case .string(let s), .markup(let s): return s.unicodeScalars.map { .string(String($0)) }
         case .undefined: return []
-        case .object(let o as DictView): return o.items
+        case .object(let o as SeqObject): return o.items
         case .object(let o) where o is Namespace: throw TemplateError.runtime("'Namespace' object is not iterable")
         default: throw TemplateError.runtime("'\(v.typeName)' object is not iterable")
         }
@@ -471,6 +471,13 @@ public final class Interpreter {
                 if j >= 0 && j < u.count { return obj.isMarkup ? .markup(String(u[j])) : .string(String(u[j])) }
             }
         case .object(let o):
+            if let s = o as? SeqObject {
+                guard s.isRange else { throw TemplateError.runtime("'\(s.typeName)' object is not subscriptable") }
+                if let i = Builtins.intIndex(key) {
+                    let j = i < 0 ? i + s.items.count : i
+                    if j >= 0 && j < s.items.count { return s.items[j] }
+                }
+            }
             if case .string(let n) = key, let v = o.getAttr(n) { return v }
         default: break
         }
