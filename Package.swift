@@ -25,9 +25,10 @@ let package = Package(
         .target(name: "ModelIO", dependencies: ["Tensors", "Quantization"], swiftSettings: fast),
         .target(name: "Tokenizers", dependencies: ["ModelIO"], swiftSettings: fast),
         .target(name: "ChatTemplates", dependencies: [], swiftSettings: fast),
+        .target(name: "Datasets", dependencies: ["Tokenizers", "ChatTemplates"], swiftSettings: fast),
         .executableTarget(
             name: "swifttune",
-            dependencies: ["Tensors", "Quantization", "ModelIO", "Tokenizers", "ChatTemplates", "CBLAS",
+            dependencies: ["Tensors", "Quantization", "ModelIO", "Tokenizers", "ChatTemplates", "Datasets", "CBLAS",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: fast),
         .executableTarget(
@@ -39,6 +40,7 @@ let package = Package(
         .testTarget(name: "ModelIOTests", dependencies: ["ModelIO"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers"]),
         .testTarget(name: "ChatTemplatesTests", dependencies: ["ChatTemplates"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
     ],
     swiftLanguageModes: [.v5]
 )

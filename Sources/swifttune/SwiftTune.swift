@@ -7,7 +7,9 @@ struct SwiftTune: ParsableCommand {
         abstract: "Fine-tune, chat with, export and serve language models — Swift-native, no Python.",
         version: SwiftTuneVersion.string,
         subcommands: [
-            x
+            Env.self, Inspect.self,
+            Tokenize.self, Detokenize.self, Template.self,
+            DataCommand.self,
         ])
 }
 
