@@ -1,3 +1,0 @@
-import XCTest
-@testable import Quantization
-final class QuantizationPlaceholderTests: XCTestCase { func testModuleLoads() { XCTAssertTrue(true) } }
