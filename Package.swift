@@ -25,6 +25,8 @@ let package = Package(
         .target(name: "ModelIO", dependencies: ["Tensors", "Quantization"], swiftSettings: fast),
         .target(name: "Tokenizers", dependencies: ["ModelIO"], swiftSettings: fast),
         .target(name: "ChatTemplates", dependencies: [], swiftSettings: fast),
+        .target(name: "Models", dependencies: ["Tensors", "Quantization", "ModelIO"], swiftSettings: fast),
+        .target(name: "Generation", dependencies: ["Models"], swiftSettings: fast),
         .executableTarget(
             name: "swifttune",
             dependencies: ["Tensors", "Quantization", "ModelIO", "Tokenizers", "ChatTemplates", "CBLAS",
@@ -39,6 +41,8 @@ let package = Package(
         .testTarget(name: "ModelIOTests", dependencies: ["ModelIO"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers"]),
         .testTarget(name: "ChatTemplatesTests", dependencies: ["ChatTemplates"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "GenerationTests", dependencies: ["Generation"]),
     ],
     swiftLanguageModes: [.v5]
 )
