@@ -14,7 +14,7 @@ func tensorFixturesURL() -> URL {
 /// Parity tolerance used against PyTorch float32 results: |a − b| <= 1e-5 · max(1, |b|), i.e. 1e-5 relative
 /// for values above 1 and 1e-5 absolute below (torch.allclose(rtol=1e-5, atol=1e-5) is within 2× of this).
 /// Float32 ε is 1.19e-7, so this leaves ~80 ulps for the different summation orders of BLAS and fused kernels.
-func assertClose(_ a: [Float], _ b: [Float], tol: Float = 1e-5, _ what: String,
+func assertTorchClose(_ a: [Float], _ b: [Float], tol: Float = 1e-5, _ what: String,
                  file: StaticString = #filePath, line: UInt = #line) {
     XCTAssertEqual(a.count, b.count, "\(what): element count", file: file, line: line)
     guard a.count == b.count else { return }
@@ -29,10 +29,10 @@ func assertClose(_ a: [Float], _ b: [Float], tol: Float = 1e-5, _ what: String,
     XCTAssertEqual(bad, 0, "\(what): \(bad)/\(a.count) elements off; worst at \(worst): got \(a[worst]), expected \(b[worst]) (err/limit \(worstErr))", file: file, line: line)
 }
 
-func assertClose(_ t: Tensor, _ expected: [Float], shape: [Int]? = nil, tol: Float = 1e-5, _ what: String,
+func assertTorchClose(_ t: Tensor, _ expected: [Float], shape: [Int]? = nil, tol: Float = 1e-5, _ what: String,
                  file: StaticString = #filePath, line: UInt = #line) {
     if let shape { XCTAssertEqual(t.shape, shape, "\(what): shape", file: file, line: line) }
-    assertClose(t.toFloatArray(), expected, tol: tol, what, file: file, line: line)
+    assertTorchClose(t.toFloatArray(), expected, tol: tol, what, file: file, line: line)
 }
 
 /// Central-difference gradient check in float32. The scalar probe is L = Σ f(x)·w with a fixed random w;

@@ -3,7 +3,7 @@ import XCTest
 @testable import Tensors
 
 /// Forward outputs and input gradients against PyTorch float32 autograd (fixtures written by
-/// scripts/gen_tensor_fixtures.py). Tolerance: see `assertClose` (|a − b| <= 1e-5 · max(1, |b|)).
+/// scripts/gen_tensor_fixtures.py). Tolerance: see `assertTorchClose` (|a − b| <= 1e-5 · max(1, |b|)).
 final class TorchParityTests: XCTestCase {
     nonisolated(unsafe) static var cases: [String: [String: Any]] = {
         let url = tensorFixturesURL().appendingPathComponent("ops.json")
@@ -35,11 +35,11 @@ final class TorchParityTests: XCTestCase {
         var ins: [String: Tensor] = [:]
         for k in diff { ins[k] = c.tensor(k).requiringGrad() }
         let y = try f(c, ins)
-        assertClose(y, c.floats("y"), shape: c.shape("y"), tol: tol, "\(name) forward", file: file, line: line)
+        assertTorchClose(y, c.floats("y"), shape: c.shape("y"), tol: tol, "\(name) forward", file: file, line: line)
         y.backward(gradient: c.tensor("gy"))
         for k in diff {
             guard let g = ins[k]!.grad else { XCTFail("\(name): no grad for \(k)", file: file, line: line); continue }
-            assertClose(g, c.floats("d" + k), shape: c.shape(k), tol: tol, "\(name) d\(k)", file: file, line: line)
+            assertTorchClose(g, c.floats("d" + k), shape: c.shape(k), tol: tol, "\(name) d\(k)", file: file, line: line)
         }
     }
 
