@@ -4,6 +4,9 @@ import Tensors
 public enum AttentionImplementation: String, Sendable, CaseIterable {
     /// Explicit `softmax(q·kᵀ·scale + mask)·v` through the engine's basic ops (HF "eager").
     case eager
+    /// The engine's fused, memory-efficient `scaledDotProductAttention` (HF "sdpa"/flash): scores
+    /// are never materialised. Used when no earlier tokens are cached; decode steps fall back to eager.
+    case sdpa
 }
 
 /// What every layer's attention needs for one forward pass, computed once per pass.
@@ -11,9 +14,14 @@ struct AttentionInputs {
     let batch: Int, length: Int
     /// Tokens already in the cache before this pass.
     let pastLength: Int
-    let cos: Tensor, sin: Tensor
-    /// Additive mask [B, 1, 1, T, past+T]: 0 where a query may see a key, a huge negative number where not.
-    let mask: Tensor
+    let rope: RopeTables
+    /// Additive mask [B, 1, 1, T, past+T]: 0 where a query may see a key, a huge negative number where
+    /// not (built only when eager attention runs).
+    let mask: Tensor?
+    /// The attention mask [B, past+T] and, for packed rows, the position ids, for the fused kernel.
+    let keyMask: Tensor?, packedPositions: Tensor?
+    /// For the fused kernel: query rows that see no key (left padding), see `blindRowsAsEager`.
+    let blindRows: BlindRows?
     let cache: KVCache?
     let implementation: AttentionImplementation
 }
@@ -57,11 +65,18 @@ public final class Attention: Module {
         } else {
             (q, k, v) = (qProj!(x), kProj!(x), vProj!(x))
         }
-        q = Ops.rope(q.reshape([b, t, numHeads, headDim]), cos: a.cos, sin: a.sin)
-        k = Ops.rope(k.reshape([b, t, numKVHeads, headDim]), cos: a.cos, sin: a.sin)
+        q = rope(q.reshape([b, t, numHeads, headDim]), a.rope)
+        k = rope(k.reshape([b, t, numKVHeads, headDim]), a.rope)
         v = v.reshape([b, t, numKVHeads, headDim])
         if let cache = a.cache { (k, v) = cache.append(layer: layer, k: k, v: v) }
-        let out = eager(q, k, v, mask: a.mask)                    // [B, T, Hq, D]
+        let out: Tensor                                           // [B, T, Hq, D]
+        if let mask = a.mask {
+            out = eager(q, k, v, mask: mask)
+        } else {
+            let fused = scaledDotProductAttention(q: q, k: k, v: v, causal: true, positionIds: a.packedPositions,
+                                                  attentionMask: a.keyMask)
+            out = a.blindRows.map { blindRowsAsEager(fused, q, k, v, $0) } ?? fused
+        }
         return oProj(out.reshape([b, t, numHeads * headDim]))
     }
 
@@ -75,6 +90,42 @@ public final class Attention: Module {
         let scores = qg.matmul(kg.mT) * (1 / Float(headDim).squareRoot()) + mask        // [B, Hkv, G, T, S]
         let out = Ops.softmax(scores).matmul(vg)                                        // [B, Hkv, G, T, D]
         return out.permute([0, 3, 1, 2, 4]).reshape([b, t, numHeads, headDim])
+    }
+}
+
+/// Query rows that may see no key: with left padding, the pad positions before a row's first token.
+struct BlindRows {
+    /// Largest count of leading blind rows over the batch.
+    let count: Int
+    /// [B, T, 1, 1] bool: 1 at blind rows.
+    let mask: Tensor
+
+    /// Nil when every query row sees at least one key.
+    init?(keyMask: [Int], batch: Int, length: Int) {
+        var lead = [Int](repeating: 0, count: batch)
+        for b in 0..<batch { while lead[b] < length && keyMask[b * length + lead[b]] == 0 { lead[b] += 1 } }
+        guard let m = lead.max(), m > 0 else { return nil }
+        count = m
+        var flags = [Int](repeating: 0, count: batch * length)
+        for b in 0..<batch { for i in 0..<lead[b] { flags[b * length + i] = 1 } }
+        mask = Tensor(flags, shape: [batch, length, 1, 1], dtype: .bool)
+    }
+}
+
+extension Attention {
+    /// transformers' eager attention gives a query that may see no key an additive mask that is
+    /// equally huge and negative everywhere, so its softmax is uniform over all keys; the causal-LM
+    /// loss reads the last such row (it predicts the first real token). The fused kernel returns
+    /// zeros there, so those rows are recomputed the eager way (forward and backward match).
+    func blindRowsAsEager(_ fused: Tensor, _ q: Tensor, _ k: Tensor, _ v: Tensor, _ blind: BlindRows) -> Tensor {
+        let b = q.shape[0], t = q.shape[1], s = k.shape[1]
+        let lead = q.narrow(1, start: 0, length: blind.count)
+        let allBlocked = Tensor.full([b, 1, 1, blind.count, s], -Float.greatestFiniteMagnitude)
+        var rows = eager(lead, k, v, mask: allBlocked)
+        if blind.count < t {
+            rows = Tensor.concat([rows, Tensor.zeros([b, t - blind.count, numHeads, headDim])], dim: 1)
+        }
+        return Tensor.where(blind.mask, rows, fused)
     }
 }
 

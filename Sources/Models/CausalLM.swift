@@ -64,7 +64,7 @@ public final class DecoderModel: Module {
     public let norm: RMSNorm
 
     public init(_ c: ModelConfig) {
-        embedTokens = Embedding(c.vocabSize, c.hiddenSize)
+        embedTokens = Embedding(c.vocabSize, c.hiddenSize, paddingIdx: c.padTokenId)
         layers = (0..<c.numHiddenLayers).map { _ in DecoderLayer(c) }
         norm = RMSNorm(c.hiddenSize, eps: c.rmsNormEps)
     }
@@ -145,10 +145,13 @@ public final class CausalLM: Module {
             }
             segments = seg
         }
-        let (cos, sin) = rotary.tables(positions: positions, batch: b, length: t)
-        let inputs = AttentionInputs(batch: b, length: t, pastLength: past, cos: cos, sin: sin,
-                                     mask: additiveMask(batch: b, length: t, past: past, keyMask: keyMask, segments: segments),
-                                     cache: cache, implementation: attentionImplementation)
+        let fused = attentionImplementation == .sdpa && past == 0
+        let inputs = AttentionInputs(
+            batch: b, length: t, pastLength: past, rope: rotary.tables(positions: positions, batch: b, length: t),
+            mask: fused ? nil : additiveMask(batch: b, length: t, past: past, keyMask: keyMask, segments: segments),
+            keyMask: attentionMask, packedPositions: segments == nil ? nil : Tensor(positions, shape: [b, t]),
+            blindRows: fused ? keyMask.flatMap { BlindRows(keyMask: $0, batch: b, length: t) } : nil,
+            cache: cache, implementation: attentionImplementation)
         var h = try model.embedTokens(inputIds)
         for (i, layer) in model.layers.enumerated() { h = layer(h, inputs, layer: i) }
         cache?.advance(by: t)

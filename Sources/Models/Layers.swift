@@ -42,16 +42,28 @@ public final class Linear: Module {
     }
 }
 
-/// Token embedding table [vocab, hidden] (torch `nn.Embedding`).
+/// Token embedding table [vocab, hidden] (torch `nn.Embedding`). As with torch's `padding_idx`
+/// (HF passes `pad_token_id`), the padding row receives no gradient.
 public final class Embedding: Module {
     public let weight: Parameter
+    public let paddingIdx: Int?
 
-    public init(_ count: Int, _ dim: Int) { weight = Parameter(Tensor.zeros([count, dim])) }
+    public init(_ count: Int, _ dim: Int, paddingIdx: Int? = nil) {
+        weight = Parameter(Tensor.zeros([count, dim]))
+        self.paddingIdx = paddingIdx
+    }
 
     public override var ownParameters: [(String, Parameter)] { [("weight", weight)] }
 
     /// Rows for integer ids of any shape → [ids.shape..., dim]. Throws on an id outside the vocabulary.
-    public func callAsFunction(_ ids: Tensor) throws -> Tensor { try embedding(ids, weight: weight.value) }
+    public func callAsFunction(_ ids: Tensor) throws -> Tensor {
+        let out = try embedding(ids, weight: weight.value)
+        guard let paddingIdx, out.requiresGrad else { return out }
+        let isPad = ids.toIntArray().map { $0 == paddingIdx ? 1 : 0 }
+        guard isPad.contains(1) else { return out }
+        // Same values; the detached branch at padding positions stops their gradient.
+        return Tensor.where(Tensor(isPad, shape: ids.shape + [1], dtype: .bool), out.detach(), out)
+    }
 }
 
 /// HF `LlamaRMSNorm`: `weight * x / sqrt(mean(x²) + eps)`, computed in float32.

@@ -18,9 +18,10 @@ public struct RotaryEmbedding: Sendable {
         scaling = config.ropeScaling
         originalMaxPositions = config.ropeScaling?.originalMaxPositionEmbeddings ?? config.maxPositionEmbeddings
         let plain = RotaryEmbedding.defaultInvFreq(headDim: headDim, base: theta)
-        switch scaling?.ropeType {
-        case "linear": baseInvFreq = plain.map { $0 / (scaling?.factor ?? 1) }
-        case "llama3": baseInvFreq = RotaryEmbedding.llama3(plain, scaling!)
+        let s = config.ropeScaling
+        switch s?.ropeType {
+        case "linear": let f = s?.factor ?? 1; baseInvFreq = plain.map { $0 / f }
+        case "llama3": baseInvFreq = RotaryEmbedding.llama3(plain, s!)
         default: baseInvFreq = plain
         }
     }
@@ -56,20 +57,9 @@ public struct RotaryEmbedding: Sendable {
         return RotaryEmbedding.defaultInvFreq(headDim: headDim, base: Float(base))
     }
 
-    /// cos and sin tables [B, T, headDim] for integer positions [B, T] (`emb = cat(freqs, freqs)`).
-    public func tables(positions: [Int], batch: Int, length: Int) -> (cos: Tensor, sin: Tensor) {
-        let inv = invFreq(maxPosition: positions.max() ?? 0)
-        let half = headDim / 2
-        var c = [Float](repeating: 0, count: positions.count * headDim), s = c
-        for (t, p) in positions.enumerated() {
-            let row = t * headDim
-            for i in 0..<half {
-                let angle = Float(p) * inv[i]
-                let cv = Foundation.cos(angle), sv = Foundation.sin(angle)
-                c[row + i] = cv; c[row + half + i] = cv
-                s[row + i] = sv; s[row + half + i] = sv
-            }
-        }
-        return (Tensor(c, shape: [batch, length, headDim]), Tensor(s, shape: [batch, length, headDim]))
+    /// cos/sin tables for integer positions [B, T] (flattened), shared by every layer of a pass.
+    public func tables(positions: [Int], batch: Int, length: Int) -> RopeTables {
+        RopeTables(positionIds: Tensor(positions, shape: [batch, length]),
+                   invFreq: invFreq(maxPosition: positions.max() ?? 0), headDim: headDim)
     }
 }
