@@ -19,7 +19,10 @@ public enum LoRA {
         // Build with the folder's config under a temporary name, then load for real under `adapterName`,
         // so the wrapper and the loaded adapter share one code path.
         let tmp = "__init__"
-        let m = try LoRAModel(base: model, config: placeholder, adapterName: tmp)
+        let m: LoRAModel
+        do { m = try LoRAModel(base: model, config: placeholder, adapterName: tmp) } catch LoRAError.noTargets(let msg) {
+            throw LoRAError.invalidAdapter(file: folder, "\(msg) (is this an adapter for a different base model?)")
+        }
         do {
             try m.loadAdapter(from: folder, adapterName: adapterName, isTrainable: isTrainable)
         } catch {
