@@ -39,14 +39,21 @@ def main():
         base_path = json.load(open(os.path.join(folder, "adapter_config.json")))["base_model_name_or_path"]
         ref = load_file(os.path.join(folder, "swifttune_logits.safetensors"))
         ids = ref["input_ids"].long()
-        base = AutoModelForCausalLM.from_pretrained(base_path, dtype=torch.float32)
+        gguf = base_path.endswith(".gguf")
+        if gguf:  # transformers dequantises the GGUF to float32, as SwiftTune does
+            base = AutoModelForCausalLM.from_pretrained(os.path.dirname(base_path), gguf_file=os.path.basename(base_path),
+                                                        dtype=torch.float32)
+        else:
+            base = AutoModelForCausalLM.from_pretrained(base_path, dtype=torch.float32)
         peft_model = PeftModel.from_pretrained(base, folder)
         peft_model.eval()
         with torch.no_grad():
             peft_logits = peft_model(input_ids=ids).logits
         d1 = rel(ref["logits"], peft_logits)
         line = f"{name:22s} PEFT loads SwiftTune adapter: rel diff {d1:.2e}"
-        ok &= d1 <= TOL
+        # A GGUF base: SwiftTune's and transformers' float32 forward passes of the 30-layer model differ by
+        # ~1e-4 (the Models parity tests allow 1e-3); tiny models agree to 1e-6.
+        ok &= d1 <= (1e-3 if gguf else TOL)
         with tempfile.TemporaryDirectory() as out:
             r = subprocess.run([args.swifttune, "merge", "--model", base_path, "--adapter", folder, "--out", out,
                                 "--dtype", args.dtype], capture_output=True, text=True)

@@ -60,4 +60,27 @@ final class ExportForPythonTests: XCTestCase {
         }
         if env != nil { print("exported \(Self.configs.count) adapters to \(root)") }
     }
+
+    /// With SWIFTTUNE_LORA_EXPORT set and the SmolLM2 GGUF present: a SwiftTune adapter on the GGUF base,
+    /// for the script's GGUF path (PEFT over transformers' GGUF loader; `swifttune merge` of a GGUF base).
+    func testExportSmolLM2Adapter() throws {
+        guard let root = ProcessInfo.processInfo.environment["SWIFTTUNE_LORA_EXPORT"] else { return }
+        let path = ProcessInfo.processInfo.environment["SWIFTTUNE_SMOLLM2_GGUF"]
+            ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/swifttune/models/SmolLM2-135M-Instruct.Q4_1.gguf").path
+        guard FileManager.default.fileExists(atPath: path) else { print("note: \(path) absent; no SmolLM2 export"); return }
+        var cfg = LoraConfig(r: 4, loraAlpha: 8, targetModules: .list(["q_proj", "k_proj", "v_proj", "o_proj", "down_proj"]), initLoraWeights: .gaussian)
+        cfg.useDora = false
+        let model = try LoRA.apply(config: cfg, to: try CausalLM.load(path: path), seed: 3)
+        // Gaussian init leaves B = 0; give B small random values so the adapter matters.
+        let g = RandomGenerator(seed: 5)
+        withNoGrad { for (n, p) in model.trainableParameters() where n.contains("lora_B") { p.value.addInPlace(Tensor.randn(p.value.shape, generator: g) * 0.02) } }
+        let ids = Tensor([1, 504, 3458, 314, 253, 1345, 30, 2, 17, 99], shape: [1, 10])
+        let logits = try withNoGrad { try model.forward(inputIds: ids) }
+        let dir = root + "/st-smollm2-gguf"
+        try model.save(to: dir, baseModelNameOrPath: path)
+        var w = SafeTensorsWriter()
+        try w.add("input_ids", shape: ids.shape, floats: ids.toFloatArray())
+        try w.add("logits", shape: logits.shape, floats: logits.toFloatArray())
+        try w.write(to: dir + "/swifttune_logits.safetensors")
+    }
 }
