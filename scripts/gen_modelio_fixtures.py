@@ -3,6 +3,8 @@
 
 safetensors/ : files written by `safetensors.torch.save_file` / `safetensors.numpy.save_file` (0.8) plus
                `expected.json` (every tensor's values as float64 text), a sharded folder with its index.
+               multi_meta.safetensors changes on every run: the reference writes several metadata keys in
+               hash-map order (the tests compare it as a map).
 gguf/        : files written by `gguf.GGUFWriter` (gguf-py 0.19), with `gguf_expected.json` describing them.
 smollm2/     : reference values for the real model test: metadata, tensor infos and a few dequantised values
                of SmolLM2-135M-Instruct.Q4_1.gguf (needs scripts/fetch-model.sh to have been run).
@@ -23,7 +25,8 @@ rng = np.random.default_rng(1234)
 
 
 def values(t: torch.Tensor) -> list:
-    return t.to(torch.float64).flatten().tolist() if t.dtype != torch.bool else t.to(torch.float64).flatten().tolist()
+    # float64 holds every value of every dtype used here exactly (int64 ones are below 2^53).
+    return t.to(torch.float64).flatten().tolist()
 
 
 def safetensors_fixtures() -> None:
@@ -83,11 +86,6 @@ def safetensors_fixtures() -> None:
     (d / "sharded" / "model.safetensors.index.json").write_text(json.dumps(index, indent=2))
     sharded_expected = {k: values(t) for k, t in {**shard1, **shard2}.items()}
     (d / "sharded_expected.json").write_text(json.dumps(sharded_expected))
-
-
-if __name__ == "__main__":
-    safetensors_fixtures()
-
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -210,5 +208,7 @@ def smollm2_fixtures() -> None:
 
 
 if __name__ == "__main__":
+    safetensors_fixtures()
     gguf_fixtures()
     smollm2_fixtures()
+    print(f"wrote fixtures under {OUT}")

@@ -42,7 +42,9 @@ public protocol TensorElement {
     static var matchingDTypes: [DType] { get }
 }
 extension Float: TensorElement { public static var matchingDTypes: [DType] { [.float32] } }
+#if !(os(macOS) && arch(x86_64))
 extension Float16: TensorElement { public static var matchingDTypes: [DType] { [.float16] } }
+#endif
 extension BFloat16: TensorElement { public static var matchingDTypes: [DType] { [.bfloat16] } }
 /// Raw 16-bit patterns of f16 or bf16 data.
 extension UInt16: TensorElement { public static var matchingDTypes: [DType] { [.float16, .bfloat16] } }

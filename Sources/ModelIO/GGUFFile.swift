@@ -191,6 +191,44 @@ public final class GGUFFile: @unchecked Sendable {
         storage.slice((dataOffset + tensor.offset)..<(dataOffset + tensor.offset + tensor.byteCount))
     }
 
+    /// A zero-copy typed view of an F32 (as `Float`), F16/BF16 (as `UInt16` bit patterns), I8, I16, I32 or I64
+    /// tensor. Throws when `T` does not match the stored type, e.g. for quantised tensors (use `dequantize`).
+    public func view<T: FixedWidthInteger>(_ name: String, as: T.Type) throws -> UnsafeBufferPointer<T> {
+        let t = try require(name)
+        let matches: Bool
+        switch t.type {
+        case .f16, .bf16, .i16: matches = T.self == UInt16.self || (t.type == .i16 && T.self == Int16.self)
+        case .i8: matches = T.self == Int8.self || T.self == UInt8.self
+        case .i32: matches = T.self == Int32.self
+        case .i64: matches = T.self == Int64.self
+        default: matches = false
+        }
+        guard matches else { throw viewMismatch(t, "\(T.self)") }
+        return try typed(t)
+    }
+
+    /// A zero-copy view of an F32 tensor.
+    public func floatView(_ name: String) throws -> UnsafeBufferPointer<Float> {
+        let t = try require(name)
+        guard t.type == .f32 else { throw viewMismatch(t, "Float") }
+        return try typed(t)
+    }
+
+    private func viewMismatch(_ t: GGUFTensorInfo, _ wanted: String) -> ModelIOError {
+        ModelIOError(.typeMismatch, file: name, item: t.name, "tensor is \(t.type.name), not viewable as \(wanted)",
+                     fix: t.type.isQuantized ? "dequantize it to floats" : "view it with the element type matching \(t.type.name)")
+    }
+
+    private func typed<T>(_ t: GGUFTensorInfo) throws -> UnsafeBufferPointer<T> {
+        let raw = bytes(of: t)
+        guard let base = raw.baseAddress else { return UnsafeBufferPointer(start: nil, count: 0) }
+        guard Int(bitPattern: base) % MemoryLayout<T>.alignment == 0 else {
+            throw ModelIOError(.unsupported, file: name, item: t.name, "data is not aligned for a zero-copy view",
+                               fix: "copy the bytes instead (the file's alignment is \(alignment))")
+        }
+        return UnsafeBufferPointer(start: base.assumingMemoryBound(to: T.self), count: raw.count / MemoryLayout<T>.stride)
+    }
+
     /// The tensor dequantised to floats (row-major, `shape`), bit-exact with gguf-py.
     public func dequantize(_ name: String) throws -> [Float] {
         let t = try require(name)
@@ -310,26 +348,26 @@ struct GGUFCursor {
         ModelIOError(kind, file: file, item: item, problem, fix: "the file is damaged or not a GGUF model: download or convert it again")
     }
 
-    mutating func need(_ n: Int, _ what: String) throws {
+    mutating func need(_ n: Int, _ what: @autoclosure () -> String) throws {
         guard n >= 0, n <= remaining else {
-            throw error(.truncated, nil, "file ends at byte \(buffer.count) while reading \(what) (\(n) bytes at offset \(position))")
+            throw error(.truncated, nil, "file ends at byte \(buffer.count) while reading \(what()) (\(n) bytes at offset \(position))")
         }
     }
 
-    mutating func bytes(_ n: Int, what: String) throws -> UnsafeRawBufferPointer {
-        try need(n, what)
+    mutating func bytes(_ n: Int, what: @autoclosure () -> String) throws -> UnsafeRawBufferPointer {
+        try need(n, what())
         defer { position += n }
         return UnsafeRawBufferPointer(rebasing: buffer[position..<(position + n)])
     }
 
-    mutating func load<T: FixedWidthInteger>(_: T.Type, _ what: String) throws -> T {
-        try need(MemoryLayout<T>.size, what)
+    mutating func load<T: FixedWidthInteger>(_: T.Type, _ what: @autoclosure () -> String) throws -> T {
+        try need(MemoryLayout<T>.size, what())
         defer { position += MemoryLayout<T>.size }
         return T(littleEndian: buffer.baseAddress!.loadUnaligned(fromByteOffset: position, as: T.self))
     }
 
-    mutating func u32(_ what: String) throws -> UInt32 { try load(UInt32.self, what) }
-    mutating func u64(_ what: String) throws -> UInt64 { try load(UInt64.self, what) }
+    mutating func u32(_ what: @autoclosure () -> String) throws -> UInt32 { try load(UInt32.self, what()) }
+    mutating func u64(_ what: @autoclosure () -> String) throws -> UInt64 { try load(UInt64.self, what()) }
 
     /// A u64 count of items that each take at least `minimumItemSize` bytes: rejects counts the rest of the
     /// file could not hold, which bounds every allocation made from it.
@@ -341,12 +379,12 @@ struct GGUFCursor {
         return Int(n)
     }
 
-    mutating func string(_ what: String) throws -> String {
-        let n = try u64("the length of \(what)")
+    mutating func string(_ what: @autoclosure () -> String) throws -> String {
+        let n = try u64("the length of \(what())")
         guard n <= UInt64(remaining) else {
-            throw error(.truncated, nil, "\(what) claims \(n) bytes but only \(remaining) remain")
+            throw error(.truncated, nil, "\(what()) claims \(n) bytes but only \(remaining) remain")
         }
-        let b = try bytes(Int(n), what: what)
+        let b = try bytes(Int(n), what: what())
         // Invalid UTF-8 is repaired (U+FFFD) rather than rejected: llama.cpp treats strings as bytes.
         return String(decoding: b, as: UTF8.self)
     }

@@ -69,8 +69,13 @@ public struct GGUFWriter {
         guard shape.count <= GGUFFile.maxDimensions, shape.allSatisfy({ $0 >= 0 }) else {
             throw ModelIOError(.invalidTensor, file: file, item: name, "shape \(shape) must have at most 4 non-negative dimensions", fix: "reshape the tensor")
         }
-        let elements = shape.reduce(1) { $0.multipliedReportingOverflow(by: $1).partialValue }
-        guard (shape.last ?? 1) % type.blockSize == 0, let expected = type.byteCount(elements: elements), expected == byteCount else {
+        var elements = 1, overflow = false
+        for d in shape {
+            let (m, o) = elements.multipliedReportingOverflow(by: d)
+            elements = m
+            overflow = overflow || o
+        }
+        guard !overflow, (shape.last ?? 1) % type.blockSize == 0, let expected = type.byteCount(elements: elements), expected == byteCount else {
             throw ModelIOError(.invalidTensor, file: file, item: name,
                                "shape \(shape) of \(type.name) does not match \(byteCount) bytes (rows must be whole \(type.blockSize)-value blocks)",
                                fix: "pass the bytes of the quantised tensor for exactly this shape")

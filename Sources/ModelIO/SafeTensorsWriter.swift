@@ -77,9 +77,10 @@ public struct SafeTensorsWriter {
             guard !o else { throw ModelIOError(.invalidTensor, file: file, item: name, "shape \(shape) overflows", fix: "pass a valid shape") }
             elements = m
         }
-        guard elements * dtype.byteSize == byteCount else {
+        let (needed, overflow) = elements.multipliedReportingOverflow(by: dtype.byteSize)
+        guard !overflow, needed == byteCount else {
             throw ModelIOError(.invalidTensor, file: file, item: name,
-                               "shape \(shape) × \(dtype.safetensorsName) needs \(elements * dtype.byteSize) bytes, got \(byteCount)",
+                               "shape \(shape) × \(dtype.safetensorsName) needs \(overflow ? "more than Int.max" : String(needed)) bytes, got \(byteCount)",
                                fix: "pass bytes matching the shape and dtype")
         }
     }

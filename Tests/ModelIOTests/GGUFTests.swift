@@ -75,6 +75,11 @@ final class GGUFTests: XCTestCase {
         let view = file.bytes(of: q)
         XCTAssertEqual(view.count, 4 * 2 * 20)
         XCTAssertEqual(UnsafeRawPointer(view.baseAddress!) - UnsafeRawPointer(file.storage.buffer.baseAddress!), file.dataOffset + q.offset)
+        // Typed zero-copy views.
+        XCTAssertEqual(Array(try file.floatView("f32.weight")), try file.dequantize("f32.weight"))
+        XCTAssertEqual(try file.view("f16.weight", as: UInt16.self).count, 14)
+        XCTAssertThrowsError(try file.floatView("q4_1.weight")) { XCTAssertTrue("\($0)".contains("dequantize"), "\($0)") }
+        XCTAssertThrowsError(try file.view("f32.weight", as: Int32.self))
         // Row-wise dequantisation of rows 1..<3 equals the middle of the whole tensor.
         let whole = try file.dequantize("q4_1.weight")
         var rows = [Float](repeating: 0, count: 128)
@@ -137,6 +142,7 @@ final class GGUFTests: XCTestCase {
         XCTAssertThrowsError(try w.addTensor("q", shape: [2, 32], type: .q8_0, bytes: q)) { XCTAssertTrue("\($0)".contains("twice")) }
         XCTAssertThrowsError(try w.addTensor("bad", shape: [2, 31], type: .q8_0, bytes: q)) { XCTAssertTrue("\($0)".contains("'bad'")) }
         XCTAssertThrowsError(try w.addTensor("bad", shape: [1, 1, 1, 1, 1], floats: [1]))
+        XCTAssertThrowsError(try w.addTensor("huge", shape: [1 << 40, 1 << 40], type: .f32, bytes: []))
         let file = try GGUFFile(bytes: w.serialize(), name: "built")
         XCTAssertEqual(file.keys, ["general.architecture", "llama.block_count", "tokenizer.ggml.tokens"])
         XCTAssertEqual(try file.uint32("llama.block_count"), 2)

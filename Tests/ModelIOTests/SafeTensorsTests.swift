@@ -92,6 +92,8 @@ final class SafeTensorsTests: XCTestCase {
         XCTAssertThrowsError(try writer.add("w", shape: [1], floats: [1])) { XCTAssertTrue("\($0)".contains("twice")) }
         XCTAssertThrowsError(try writer.add("bad", shape: [5], floats: [1])) { XCTAssertTrue("\($0)".contains("needs 20 bytes")) }
         XCTAssertThrowsError(try writer.add("__metadata__", shape: [1], floats: [1]))
+        XCTAssertThrowsError(try writer.add("huge", dtype: .int64, shape: [1 << 31, 1 << 31], bytes: [])) { XCTAssertTrue("\($0)".contains("more than Int.max")) }
+        XCTAssertThrowsError(try writer.add("neg", dtype: .int8, shape: [-1], bytes: []))
         let dir = try Fixtures.temporaryDirectory(self)
         let path = dir.appendingPathComponent("rt.safetensors").path
         try writer.write(to: path)
@@ -101,6 +103,9 @@ final class SafeTensorsTests: XCTestCase {
         XCTAssertEqual(try file.require("h").floats(), [1, -2])
         XCTAssertEqual(try file.require("bf").floats(), [1.5])
         XCTAssertEqual(file.headerLength % 8, 0)
+        XCTAssertThrowsError(try writer.write(to: "/nonexistent-dir/x.safetensors")) {
+            XCTAssertTrue("\($0)".contains("/nonexistent-dir/x.safetensors") && "\($0)".contains("temporary file"), "\($0)")
+        }
         XCTAssertThrowsError(try file.require("nope")) { XCTAssertTrue("\($0)".contains("rt.safetensors") && "\($0)".contains("nope")) }
     }
 
