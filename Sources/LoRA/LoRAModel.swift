@@ -328,6 +328,9 @@ public final class LoRAModel {
     public func eval() { base.eval() }
 }
 
+/// PEFT's name for the wrapper.
+public typealias PeftModel = LoRAModel
+
 /// `f"{n:,d}"`.
 func grouped(_ n: Int) -> String {
     let s = String(abs(n))

@@ -148,3 +148,14 @@ final class ConfigAndErrorTests: XCTestCase {
         XCTAssertEqual(model.trainableParameterSummary(), "trainable params: 2,442,240 || all params: 136,957,248 || trainable%: 1.7832")
     }
 }
+
+final class AdapterInfoTests: XCTestCase {
+    func testDescribesPeftFolder() throws {
+        let info = try AdapterInfo(folder: Fixtures.folder("patterns"))
+        XCTAssertEqual(info.tensors.count, 4)
+        XCTAssertEqual(info.parameterCount, 2 * 32 + 32 * 2 + 4 * 32 + 16 * 4)
+        XCTAssertEqual(info.adaptedModules, ["model.layers.1.self_attn.q_proj", "model.layers.1.self_attn.v_proj"])
+        XCTAssertTrue(info.description.contains("rank_pattern: layers.1.self_attn.q_proj=2"), info.description)
+        XCTAssertThrowsError(try AdapterInfo(folder: "/nonexistent"))
+    }
+}
