@@ -53,6 +53,11 @@ final class ConfigAndErrorTests: XCTestCase {
         // layers_to_transform.
         var l = LoraConfig(targetModules: .list(["q_proj"])); l.layersToTransform = [0]
         XCTAssertEqual(try targets(l), ["model.layers.0.self_attn.q_proj"])
+        // exclude_modules (list: exact or "."-suffix; string: full regex).
+        var ex = LoraConfig(targetModules: .list(["q_proj"])); ex.excludeModules = .list(["model.layers.0.self_attn.q_proj"])
+        XCTAssertEqual(try targets(ex), ["model.layers.1.self_attn.q_proj"])
+        ex.excludeModules = .regex(#".*\.1\..*"#)
+        XCTAssertEqual(try targets(ex), ["model.layers.0.self_attn.q_proj"])
         // all-linear excludes the head.
         XCTAssertEqual(try targets(LoraConfig(targetModules: .allLinear)).count, 14)
         // Default targets, and PEFT's error where the architecture has none (phi3).
@@ -64,6 +69,22 @@ final class ConfigAndErrorTests: XCTestCase {
         XCTAssertThrowsError(try targets(LoraConfig(targetModules: .list(["mlp"])))) { e in
             XCTAssertTrue("\(e)".contains("not supported"), "\(e)")
         }
+    }
+
+    func testWritesPeftJSON() throws {
+        var c = LoraConfig(r: 16, loraAlpha: 32, loraDropout: 0.05, targetModules: .regex(".*q_proj"), initLoraWeights: .gaussian)
+        c.alphaPattern = ["v_proj": 8]
+        let o = try JSONSerialization.jsonObject(with: c.jsonData()) as! [String: Any]
+        XCTAssertEqual(o["peft_type"] as? String, "LORA")
+        XCTAssertEqual(o["task_type"] as? String, "CAUSAL_LM")
+        XCTAssertEqual(o["init_lora_weights"] as? String, "gaussian")
+        XCTAssertEqual(o["target_modules"] as? String, ".*q_proj")
+        XCTAssertEqual(o["lora_alpha"] as? Int, 32)
+        XCTAssertEqual(o["lora_dropout"] as? Double, 0.05)
+        XCTAssertTrue(o["modules_to_save"] is NSNull)
+        XCTAssertEqual(o["megatron_core"] as? String, "megatron.core")
+        let back = try JSONDecoder().decode(LoraConfig.self, from: c.jsonData())
+        XCTAssertEqual(back, c)
     }
 
     func testBadConfigValues() throws {
