@@ -44,7 +44,7 @@ let package = Package(
         .testTarget(name: "ChatTemplatesTests", dependencies: ["ChatTemplates"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models"], resources: [.copy("Fixtures")]),
         .testTarget(name: "GenerationTests", dependencies: ["Generation"]),
-        .testTarget(name: "LoRATests", dependencies: ["LoRA", "Models", "ModelIO", "Tensors"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "LoRATests", dependencies: ["LoRA", "Models", "ModelIO", "Tensors", "Generation"], resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v5]
 )
