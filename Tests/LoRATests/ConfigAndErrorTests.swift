@@ -180,3 +180,28 @@ final class AdapterInfoTests: XCTestCase {
         XCTAssertThrowsError(try AdapterInfo(folder: "/nonexistent"))
     }
 }
+
+final class HostileAdapterTests: XCTestCase {
+    /// A config announcing an enormous rank is refused before anything that large is allocated.
+    func testHugeRankIsRefused() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lora-huge-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.copyItem(atPath: Fixtures.folder("list-qv") + "/adapter_model.safetensors", toPath: dir + "/adapter_model.safetensors")
+        let text = try String(contentsOfFile: Fixtures.folder("list-qv") + "/adapter_config.json", encoding: .utf8)
+            .replacingOccurrences(of: "\"r\": 4", with: "\"r\": 4000000000")
+        try text.write(toFile: dir + "/adapter_config.json", atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try LoRA.loadAdapter(from: dir, into: try Fixtures.loadBase("tiny-llama"))) { e in
+            XCTAssertTrue("\(e)".contains("r = 4000000000"), "\(e)")
+        }
+        // Truncated safetensors.
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: Fixtures.folder("list-qv") + "/adapter_model.safetensors"))
+        try bytes.prefix(100).write(to: URL(fileURLWithPath: dir + "/adapter_model.safetensors"))
+        try FileManager.default.copyItem(atPath: Fixtures.folder("list-qv") + "/adapter_config.json", toPath: dir + "/c.json")
+        try FileManager.default.removeItem(atPath: dir + "/adapter_config.json")
+        try FileManager.default.moveItem(atPath: dir + "/c.json", toPath: dir + "/adapter_config.json")
+        XCTAssertThrowsError(try LoRA.loadAdapter(from: dir, into: try Fixtures.loadBase("tiny-llama"))) { e in
+            XCTAssertTrue("\(e)".contains("adapter_model.safetensors"), "\(e)")
+        }
+    }
+}
