@@ -158,7 +158,7 @@ public final class CausalLM: Module {
         if lastOnly { h = h.narrow(1, start: t - 1, length: 1) }
         h = model.norm(h)
         if let lmHead { return lmHead(h) }
-        return linear(h, weight: model.embedTokens.weight.value)
+        return Ops.linear(h, weight: model.embedTokens.weight.value, bias: nil)
     }
 
     /// HF's causal-LM loss of `logits` [B, T, V] against `labels` [B, T]: position t predicts
