@@ -26,9 +26,12 @@ let package = Package(
         .target(name: "Tokenizers", dependencies: ["ModelIO"], swiftSettings: fast),
         .target(name: "ChatTemplates", dependencies: [], swiftSettings: fast),
         .target(name: "Datasets", dependencies: ["Tokenizers", "ChatTemplates"], swiftSettings: fast),
+        .target(name: "Models", dependencies: ["Tensors", "Quantization", "ModelIO"], swiftSettings: fast),
+        .target(name: "Generation", dependencies: ["Models"], swiftSettings: fast),
+        .target(name: "LoRA", dependencies: ["Models", "ModelIO", "Tensors"], swiftSettings: fast),
         .executableTarget(
             name: "swifttune",
-            dependencies: ["Tensors", "Quantization", "ModelIO", "Tokenizers", "ChatTemplates", "Datasets", "CBLAS",
+            dependencies: ["Tensors", "Quantization", "ModelIO", "Tokenizers", "ChatTemplates", "Datasets", "CBLAS", "Models", "Generation", "LoRA",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: fast),
         .executableTarget(
@@ -38,9 +41,12 @@ let package = Package(
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"], resources: [.copy("Fixtures")]),
         .testTarget(name: "QuantizationTests", dependencies: ["Quantization"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ModelIOTests", dependencies: ["ModelIO"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers"]),
-        .testTarget(name: "ChatTemplatesTests", dependencies: ["ChatTemplates"]),
+        .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers"], exclude: ["Fixtures"]),
+        .testTarget(name: "ChatTemplatesTests", dependencies: ["ChatTemplates"], exclude: ["Fixtures"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "GenerationTests", dependencies: ["Generation"]),
+        .testTarget(name: "LoRATests", dependencies: ["LoRA", "Models", "ModelIO", "Tensors", "Generation"], resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v5]
 )

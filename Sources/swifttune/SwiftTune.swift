@@ -10,6 +10,7 @@ struct SwiftTune: ParsableCommand {
             Env.self, Inspect.self,
             Tokenize.self, Detokenize.self, Template.self,
             DataCommand.self,
+            Merge.self,
         ])
 }
 
