@@ -1,5 +1,4 @@
 import ArgumentParser
-import CBLAS
 import Foundation
 import Tensors
 
@@ -17,8 +16,8 @@ struct Env: ParsableCommand {
         #endif
         print("swifttune \(SwiftTuneVersion.string)")
         print("swift: \(swiftVersion)")
-        let core = openblas_get_corename().map { String(cString: $0) } ?? "unknown"
-        print("blas: OpenBLAS \(core), \(openblas_get_num_threads()) threads")
+        let forced = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"].map { " (OPENBLAS_CORETYPE=\($0))" } ?? ""
+        print("blas: OpenBLAS \(BLASRuntime.coreName)\(forced), \(BLASRuntime.threads) threads")
         print("cpu: \(cpuModel())")
         print("simd: \(cpuFlags().joined(separator: " "))")
         print("cores: \(ProcessInfo.processInfo.activeProcessorCount)")
@@ -35,8 +34,7 @@ struct Env: ParsableCommand {
 
     private func cpuFlags() -> [String] {
         let wanted = ["sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl", "avx512_bf16", "avx512_vnni", "amx_bf16"]
-        guard let line = cpuInfoLines().first(where: { $0.hasPrefix("flags") }) else { return [] }
-        let have = Set(line.split(separator: ":").last!.split(separator: " ").map(String.init))
+        let have = BLASRuntime.cpuFlags()
         return wanted.filter(have.contains)
     }
 }

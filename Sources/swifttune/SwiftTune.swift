@@ -1,6 +1,6 @@
 import ArgumentParser
 
-@main
+
 struct SwiftTune: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "swifttune",

@@ -1,0 +1,5 @@
+import Tensors
+
+// Before anything touches BLAS: fix OpenBLAS's kernel choice on CPUs it misdetects.
+BLASRuntime.reexecWithOptimalCoreIfNeeded()
+SwiftTune.main()
