@@ -1,2 +1,25 @@
+import Foundation
 import Tensors
-print("{\"bench\": \"placeholder\"}")
+
+// `swifttune-bench [matmul] [attention] [cross_entropy] [block] [tokenizers]`: JSON lines, one per measurement
+// (scripts/bench.sh runs it beside the PyTorch twin and prints the ratios).
+BLASRuntime.reexecWithOptimalCoreIfNeeded()
+let all = ["matmul", "attention", "cross_entropy", "block", "tokenizers"]
+let which = CommandLine.arguments.dropFirst().isEmpty ? all : Array(CommandLine.arguments.dropFirst())
+for name in which {
+    switch name {
+    case "matmul": EngineBench.matmul()
+    case "attention": EngineBench.attention()
+    case "cross_entropy": try EngineBench.crossEntropyBench()
+    case "block": EngineBench.block()
+    case "tokenizers":
+        // The shared test data sits beside the checkout (override with SWIFTTUNE_SHARED).
+        let shared = ProcessInfo.processInfo.environment["SWIFTTUNE_SHARED"]
+            ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared").path
+        _ = tokenizerBenchmark(sharedDir: shared)
+    default:
+        FileHandle.standardError.write(Data("unknown benchmark \(name); choose from \(all.joined(separator: ", "))\n".utf8))
+        exit(2)
+    }
+}

@@ -11,6 +11,7 @@ struct SwiftTune: ParsableCommand {
             Tokenize.self, Detokenize.self, Template.self,
             DataCommand.self,
             Merge.self,
+            Demo.self,
         ])
 }
 
