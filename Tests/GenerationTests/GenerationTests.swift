@@ -111,8 +111,11 @@ final class SamplingTests: XCTestCase {
         let gen = Generator(model: model)
         let prompts = [[1, 5, 9, 33, 70, 12], [1, 44], [1, 3, 100, 7]]
         let cfg = GenerationConfig(maxNewTokens: 16, eosTokenIds: [])
-        let batched = try gen.generate(batch: prompts, config: cfg)
-        for (i, p) in prompts.enumerated() { XCTAssertEqual(batched[i], try gen.generate(promptIds: p, config: cfg), "row \(i)") }
+        for impl in AttentionImplementation.allCases {
+            model.attentionImplementation = impl
+            let batched = try gen.generate(batch: prompts, config: cfg)
+            for (i, p) in prompts.enumerated() { XCTAssertEqual(batched[i], try gen.generate(promptIds: p, config: cfg), "row \(i) \(impl)") }
+        }
     }
 }
 

@@ -8,10 +8,11 @@ public struct LoadOptions: Sendable {
     /// float16/bfloat16 ones stay in the mapped file, frozen, converted tile by tile by matmul).
     /// `.float32`: convert everything to float32 on load. `.float16`/`.bfloat16`: store that way.
     public var dtype: DType?
-    /// The attention computation of the loaded model.
+    /// The attention computation of the loaded model (default: the fused kernel, as transformers
+    /// defaults to "sdpa").
     public var attentionImplementation: AttentionImplementation
 
-    public init(dtype: DType? = nil, attentionImplementation: AttentionImplementation = .eager) {
+    public init(dtype: DType? = nil, attentionImplementation: AttentionImplementation = .sdpa) {
         self.dtype = dtype
         self.attentionImplementation = attentionImplementation
     }
