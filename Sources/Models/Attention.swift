@@ -23,7 +23,6 @@ struct AttentionInputs {
     /// For the fused kernel: query rows that see no key (left padding), see `blindRowsAsEager`.
     let blindRows: BlindRows?
     let cache: KVCache?
-    let implementation: AttentionImplementation
 }
 
 /// Multi-head attention with grouped-query heads and RoPE (HF `LlamaAttention`; Qwen2 adds q/k/v

@@ -111,8 +111,11 @@ final class SamplingTests: XCTestCase {
         let gen = Generator(model: model)
         let prompts = [[1, 5, 9, 33, 70, 12], [1, 44], [1, 3, 100, 7]]
         let cfg = GenerationConfig(maxNewTokens: 16, eosTokenIds: [])
-        let batched = try gen.generate(batch: prompts, config: cfg)
-        for (i, p) in prompts.enumerated() { XCTAssertEqual(batched[i], try gen.generate(promptIds: p, config: cfg), "row \(i)") }
+        for impl in AttentionImplementation.allCases {
+            model.attentionImplementation = impl
+            let batched = try gen.generate(batch: prompts, config: cfg)
+            for (i, p) in prompts.enumerated() { XCTAssertEqual(batched[i], try gen.generate(promptIds: p, config: cfg), "row \(i) \(impl)") }
+        }
     }
 }
 
@@ -143,5 +146,23 @@ final class SmolLM2GreedyTests: XCTestCase {
         let three = file.cases.prefix(3).map(\.prompt_ids)
         let batch = try gen.generate(batch: three, attentionMasks: three.map(hfMask), config: cfg)
         for i in 0..<3 { XCTAssertEqual(batch[i].tokens, file.cases[i].new_ids, "batched prompt \(i)") }
+    }
+}
+
+final class GenerationConfigFileTests: XCTestCase {
+    func testReadsGenerationConfigJSON() throws {
+        let c = try GenerationConfig.load(contentsOf: Paths.fixtures.appendingPathComponent("tiny-llama/generation_config.json"))
+        XCTAssertEqual(c.eosTokenIds, [2])
+        XCTAssertEqual(c.padTokenId, 0)
+        XCTAssertFalse(c.doSample)
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("gen-\(UUID().uuidString).json")
+        defer { try? FileManager.default.removeItem(at: url) }
+        try Data(#"{"do_sample": true, "temperature": 0.7, "top_p": 0.9, "top_k": 50, "eos_token_id": [2, 7], "max_new_tokens": 32}"#.utf8).write(to: url)
+        let s = try GenerationConfig.load(contentsOf: url)
+        XCTAssertEqual(s, GenerationConfig(maxNewTokens: 32, doSample: true, temperature: 0.7, topK: 50, topP: 0.9, eosTokenIds: [2, 7]))
+        try Data(#"{"temperature": "hot"}"#.utf8).write(to: url)
+        XCTAssertThrowsError(try GenerationConfig.load(contentsOf: url)) { e in
+            XCTAssertEqual(e as? GenerationError, .invalidConfig(field: "temperature", "expected a number, got hot"))
+        }
     }
 }
