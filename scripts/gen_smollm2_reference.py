@@ -46,7 +46,10 @@ with torch.no_grad():
     for q in CHAT:
         text = tok.apply_chat_template([{"role": "user", "content": q}], tokenize=False, add_generation_prompt=True)
         ids = tok(text, return_tensors="pt", add_special_tokens=False).input_ids
-        out = model.generate(ids, max_new_tokens=64, do_sample=False, eos_token_id=None, pad_token_id=tok.eos_token_id)
+        # An explicit all-ones mask: without it transformers infers one from pad_token_id (ids != eos) and
+        # would treat every <|im_end|> of the prompt as padding.
+        out = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=64, do_sample=False,
+                             eos_token_id=None, pad_token_id=tok.eos_token_id)
         new = out[0, ids.shape[1]:].tolist()
         greedy.append({"question": q, "prompt": text, "prompt_ids": ids[0].tolist(), "new_ids": new,
                        "text": tok.decode(new)})
