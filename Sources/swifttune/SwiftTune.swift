@@ -10,7 +10,7 @@ struct SwiftTune: ParsableCommand {
             Env.self, Inspect.self,
             Tokenize.self, Detokenize.self, Template.self,
             DataCommand.self,
-            Merge.self,
+            Generate.self, Chat.self, Merge.self,
             Demo.self,
         ])
 }

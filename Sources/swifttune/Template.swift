@@ -1,5 +1,6 @@
 import ArgumentParser
 import ChatTemplates
+import Tokenizers
 import Foundation
 
 /// `swifttune template`: render a chat template exactly as transformers' `apply_chat_template(tokenize=False)`.
@@ -47,7 +48,7 @@ struct Template: ParsableCommand {
     }
 
     func run() throws {
-        let source = try model.map { try ChatTemplateSource.load(path: $0) }
+        let source = try model.map { try Self.source(for: $0) }
         let fixedTemplate = try templateFile.map { path -> String in
             guard let d = FileManager.default.contents(atPath: path), let s = String(data: d, encoding: .utf8) else {
                 throw Failure(description: "\(path): cannot read template file")
@@ -116,5 +117,21 @@ struct Template: ParsableCommand {
             if out.utf8.count > 1 << 20 { stdout.write(Data(out.utf8)); out = "" }
         }
         stdout.write(Data(out.utf8))
+    }
+
+    /// The template source of a model folder, tokenizer_config.json or .jinja file — or of a GGUF file,
+    /// whose `tokenizer.chat_template` and special tokens come through its tokenizer.
+    static func source(for path: String) throws -> ChatTemplateSource {
+        guard path.lowercased().hasSuffix(".gguf") else { return try ChatTemplateSource.load(path: path) }
+        let tokenizer = try Tokenizer(path: path)
+        guard let template = tokenizer.chatTemplate else {
+            throw ValidationError("\(path): the GGUF file has no tokenizer.chat_template; pass --template-file")
+        }
+        var special: [String: String] = [:]
+        for (key, token) in [("bos_token", tokenizer.bosToken), ("eos_token", tokenizer.eosToken),
+                             ("unk_token", tokenizer.unkToken), ("pad_token", tokenizer.padToken)] {
+            if let token { special[key] = token }
+        }
+        return ChatTemplateSource(templates: ["default": template], specialTokens: special)
     }
 }
