@@ -27,9 +27,10 @@ let package = Package(
         .target(name: "ChatTemplates", dependencies: [], swiftSettings: fast),
         .target(name: "Models", dependencies: ["Tensors", "Quantization", "ModelIO"], swiftSettings: fast),
         .target(name: "Generation", dependencies: ["Models"], swiftSettings: fast),
+        .target(name: "Datasets", dependencies: ["Tokenizers", "ChatTemplates"], swiftSettings: fast),
         .executableTarget(
             name: "swifttune",
-            dependencies: ["Tensors", "Quantization", "ModelIO", "Tokenizers", "ChatTemplates", "CBLAS",
+            dependencies: ["Tensors", "Quantization", "ModelIO", "Tokenizers", "ChatTemplates", "Datasets", "CBLAS",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: fast),
         .executableTarget(
@@ -43,6 +44,7 @@ let package = Package(
         .testTarget(name: "ChatTemplatesTests", dependencies: ["ChatTemplates"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models"], resources: [.copy("Fixtures")]),
         .testTarget(name: "GenerationTests", dependencies: ["Generation"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
     ],
     swiftLanguageModes: [.v5]
 )

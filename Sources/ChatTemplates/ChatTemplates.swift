@@ -1,2 +1,0 @@
-/// A Jinja2 engine that renders chat templates exactly as transformers does.
-public enum ChatTemplatesModule {}

@@ -1,0 +1,521 @@
+/// Builds the AST from tokens, following jinja2's parser (precedence, tuple rules, `is` tests, slices).
+struct Parser {
+    var toks: [Token]
+    var i = 0
+    var depth = 0
+    let maxDepth: Int
+    /// Open block tags, innermost last (for error messages).
+    var openTags: [String] = []
+
+    init(tokens: [Token], maxDepth: Int) { toks = tokens; self.maxDepth = maxDepth }
+
+    var cur: Token { toks[i] }
+    var curTok: Tok { toks[i].tok }
+    func look(_ k: Int = 1) -> Tok { i + k < toks.count ? toks[i + k].tok : .eof }
+    mutating func advance() { if i < toks.count - 1 { i += 1 } }
+
+    func describe(_ t: Tok) -> String {
+        switch t {
+        case .data: return "template data"
+        case .varBegin: return "begin of print statement"
+        case .varEnd: return "end of print statement"
+        case .blockBegin: return "begin of statement block"
+        case .blockEnd: return "end of statement block"
+        case .name(let n): return "'\(n)'"
+        case .string(let s): return "string '\(s)'"
+        case .int(let v): return "integer \(v)"
+        case .float(let v): return "float \(v)"
+        case .op(let o): return "'\(o)'"
+        case .eof: return "end of template"
+        }
+    }
+
+    func fail(_ msg: String) -> TemplateError { .syntax(msg, cur.pos) }
+
+    func isOp(_ o: String) -> Bool { if case .op(let x) = curTok { return x == o }; return false }
+    func isName(_ n: String) -> Bool { if case .name(let x) = curTok { return x == n }; return false }
+    mutating func skipOp(_ o: String) -> Bool { if isOp(o) { advance(); return true }; return false }
+    mutating func skipName(_ n: String) -> Bool { if isName(n) { advance(); return true }; return false }
+    mutating func expectOp(_ o: String) throws {
+        guard skipOp(o) else { throw fail("expected token '\(o)', got \(describe(curTok))") }
+    }
+    mutating func expectName() throws -> String {
+        guard case .name(let n) = curTok else { throw fail("expected a name, got \(describe(curTok))") }
+        advance(); return n
+    }
+    mutating func expectBlockEnd() throws {
+        guard curTok == .blockEnd else { throw fail("expected end of statement block, got \(describe(curTok))") }
+        advance()
+    }
+    mutating func enter() throws {
+        depth += 1
+        if depth > maxDepth { throw TemplateError(.limit, "template nesting deeper than \(maxDepth) levels", line: Int(cur.pos.line), column: cur.pos.column) }
+    }
+
+    // MARK: statements
+
+    mutating func parseTemplate() throws -> [Node] {
+        let body = try subparse(end: [])
+        if curTok != .eof { throw fail("unexpected \(describe(curTok))") }
+        return body
+    }
+
+    /// Parse nodes until `{% <one of end> ... %}`; leaves the parser at that name.
+    mutating func subparse(end: Set<String>) throws -> [Node] {
+        var body: [Node] = []
+        while true {
+            let t = cur
+            switch t.tok {
+            case .data(let s): body.append(Node(.text(s), t.pos)); advance()
+            case .varBegin:
+                advance()
+                let e = try parseTuple()
+                guard curTok == .varEnd else { throw fail("expected end of print statement, got \(describe(curTok))") }
+                advance()
+                body.append(Node(.output(e), t.pos))
+            case .blockBegin:
+                advance()
+                if case .name(let n) = curTok, end.contains(n) { return body }
+                body.append(try parseStatement())
+                try expectBlockEnd()
+            case .eof:
+                if !end.isEmpty {
+                    let want = end.sorted().map { "'\($0)'" }.joined(separator: " or ")
+                    var msg = "Unexpected end of template. Jinja was looking for the following tags: \(want)."
+                    if let inner = openTags.last { msg += " The innermost block that needs to be closed is '\(inner)'." }
+                    throw fail(msg)
+                }
+                return body
+            default:
+                throw fail("unexpected \(describe(t.tok))")
+            }
+        }
+    }
+
+    mutating func parseStatements(_ end: Set<String>, drop: Bool = false) throws -> [Node] {
+        _ = skipOp(":")
+        try expectBlockEnd()
+        let body = try subparse(end: end)
+        if drop { advance() }
+        return body
+    }
+
+    mutating func parseStatement() throws -> Node {
+        try enter(); defer { depth -= 1 }
+        let pos = cur.pos
+        guard case .name(let tag) = curTok else { throw fail("tag name expected") }
+        openTags.append(tag); defer { openTags.removeLast() }
+        advance()
+        switch tag {
+        case "if":
+            var branches: [(Expr, [Node])] = []
+            var cond = try parseTuple(withCondexpr: false)
+            var orElse: [Node] = []
+            while true {
+                let body = try parseStatements(["elif", "else", "endif"])
+                branches.append((cond, body))
+                let which = try expectName()
+                if which == "elif" { cond = try parseTuple(withCondexpr: false); continue }
+                if which == "else" { orElse = try parseStatements(["endif"], drop: true) }
+                break
+            }
+            return Node(.ifs(branches, orElse), pos)
+        case "for":
+            let target = try parseAssignTarget(extraEnd: ["in"])
+            guard skipName("in") else { throw fail("expected 'in', got \(describe(curTok))") }
+            let iter = try parseTuple(withCondexpr: false, extraEnd: ["recursive"])
+            var cond: Expr? = nil
+            if skipName("if") { cond = try parseExpression() }
+            let recursive = skipName("recursive")
+            let body = try parseStatements(["endfor", "else"])
+            var orElse: [Node] = []
+            if try expectName() == "else" { orElse = try parseStatements(["endfor"], drop: true) }
+            return Node(.forLoop(target: target, iter: iter, cond: cond, body: body, orElse: orElse, recursive: recursive), pos)
+        case "set":
+            let target = try parseAssignTarget(withNamespace: true)
+            if skipOp("=") { return Node(.set(target, try parseTuple()), pos) }
+            var filters: [Expr] = []
+            if isOp("|") {
+                if let f = try parseFilter(nil) { filters = [f] }
+            }
+            let body = try parseStatements(["endset"], drop: true)
+            return Node(.setBlock(target, filters: filters, body: body), pos)
+        case "macro":
+            let name = try expectName()
+            let params = try parseSignature()
+            let body = try parseStatements(["endmacro"], drop: true)
+            return Node(.macro(name: name, params: params, body: body), pos)
+        case "call":
+            let params = isOp("(") ? try parseSignature() : []
+            let call = try parseExpression()
+            guard case .call = call.kind else { throw fail("expected call") }
+            let body = try parseStatements(["endcall"], drop: true)
+            return Node(.callBlock(call: call, params: params, body: body), pos)
+        case "filter":
+            guard let f = try parseFilter(nil, startInline: true) else { throw fail("expected a filter") }
+            let body = try parseStatements(["endfilter"], drop: true)
+            return Node(.filterBlock(filters: [f], body: body), pos)
+        case "with":
+            var assigns: [(Target, Expr)] = []
+            while curTok != .blockEnd {
+                if !assigns.isEmpty { try expectOp(",") }
+                let t = try parseAssignTarget()
+                try expectOp("=")
+                assigns.append((t, try parseExpression()))
+            }
+            let body = try parseStatements(["endwith"], drop: true)
+            return Node(.with(assigns, body), pos)
+        case "generation":
+            let body = try parseStatements(["endgeneration"], drop: true)
+            return Node(.generation(body), pos)
+        case "break": return Node(.breakLoop, pos)
+        case "continue": return Node(.continueLoop, pos)
+        case "block", "extends", "include", "import", "from", "autoescape":
+            throw TemplateError.syntax("tag '\(tag)' is not supported in chat templates", pos)
+        default:
+            throw TemplateError.syntax("Encountered unknown tag '\(tag)'.", pos)
+        }
+    }
+
+    mutating func parseSignature() throws -> [Node.MacroParam] {
+        try expectOp("(")
+        var params: [Node.MacroParam] = []
+        while !isOp(")") {
+            if !params.isEmpty { try expectOp(",") }
+            if isOp(")") { break }
+            let name = try expectName()
+            var def: Expr? = nil
+            if skipOp("=") { def = try parseExpression() }
+            params.append(.init(name: name, defaultValue: def))
+        }
+        try expectOp(")")
+        return params
+    }
+
+    mutating func parseAssignTarget(extraEnd: Set<String> = [], withNamespace: Bool = false) throws -> Target {
+        if withNamespace, case .name(let ns) = curTok, look() == .op(".") {
+            let pos = cur.pos
+            advance(); advance()
+            let attr = try expectName()
+            return .attr(Expr(.name(ns), pos), attr)
+        }
+        let e = try parseTuple(simplified: true, extraEnd: extraEnd)
+        return try toTarget(e)
+    }
+
+    func toTarget(_ e: Expr) throws -> Target {
+        switch e.kind {
+        case .name(let n):
+            if ["true", "false", "none", "True", "False", "None"].contains(n) { throw TemplateError.syntax("can't assign to '\(n)'", e.pos) }
+            return .name(n)
+        case .tuple(let items): return .tuple(try items.map(toTarget))
+        default: throw TemplateError.syntax("can't assign to this expression", e.pos)
+        }
+    }
+
+    // MARK: expressions
+
+    func isTupleEnd(_ extraEnd: Set<String>) -> Bool {
+        switch curTok {
+        case .varEnd, .blockEnd: return true
+        case .op(")"): return true
+        case .name(let n): return extraEnd.contains(n)
+        default: return false
+        }
+    }
+
+    mutating func parseTuple(simplified: Bool = false, withCondexpr: Bool = true, extraEnd: Set<String> = [], explicitParens: Bool = false) throws -> Expr {
+        let pos = cur.pos
+        var args: [Expr] = []
+        var isTuple = false
+        while true {
+            if !args.isEmpty { try expectOp(",") }
+            if isTupleEnd(extraEnd) { break }
+            if simplified { args.append(try parsePrimary()) }
+            else { args.append(try parseExpression(withCondexpr: withCondexpr)) }
+            if isOp(",") { isTuple = true } else { break }
+        }
+        if !isTuple {
+            if let a = args.first { return a }
+            if !explicitParens { throw fail("Expected an expression, got \(describe(curTok))") }
+        }
+        return Expr(.tuple(args), pos)
+    }
+
+    mutating func parseExpression(withCondexpr: Bool = true) throws -> Expr {
+        try enter(); defer { depth -= 1 }
+        return withCondexpr ? try parseCondexpr() : try parseOr()
+    }
+
+    mutating func parseCondexpr() throws -> Expr {
+        var e1 = try parseOr()
+        while isName("if") {
+            let pos = cur.pos
+            advance()
+            let e2 = try parseOr()
+            var e3: Expr? = nil
+            if skipName("else") { e3 = try parseCondexpr() }
+            e1 = Expr(.cond(e2, e1, e3), pos)
+        }
+        return e1
+    }
+
+    mutating func parseOr() throws -> Expr {
+        var l = try parseAnd()
+        while isName("or") { let p = cur.pos; advance(); l = Expr(.or(l, try parseAnd()), p) }
+        return l
+    }
+
+    mutating func parseAnd() throws -> Expr {
+        var l = try parseNot()
+        while isName("and") { let p = cur.pos; advance(); l = Expr(.and(l, try parseNot()), p) }
+        return l
+    }
+
+    mutating func parseNot() throws -> Expr {
+        if isName("not") {
+            let p = cur.pos; advance()
+            try enter(); defer { depth -= 1 }
+            return Expr(.not(try parseNot()), p)
+        }
+        return try parseCompare()
+    }
+
+    mutating func parseCompare() throws -> Expr {
+        let pos = cur.pos
+        let e = try parseMath1()
+        var ops: [(Expr.CmpOp, Expr)] = []
+        while true {
+            if case .op(let o) = curTok, let op = Expr.CmpOp(rawValue: o), op != .in, op != .notin {
+                advance(); ops.append((op, try parseMath1()))
+            } else if isName("in") {
+                advance(); ops.append((.in, try parseMath1()))
+            } else if isName("not"), look() == .name("in") {
+                advance(); advance(); ops.append((.notin, try parseMath1()))
+            } else { break }
+        }
+        return ops.isEmpty ? e : Expr(.compare(e, ops), pos)
+    }
+
+    mutating func parseMath1() throws -> Expr {
+        var l = try parseConcat()
+        while case .op(let o) = curTok, o == "+" || o == "-" {
+            let p = cur.pos; advance()
+            l = Expr(.binary(o == "+" ? .add : .sub, l, try parseConcat()), p)
+        }
+        return l
+    }
+
+    mutating func parseConcat() throws -> Expr {
+        var l = try parseMath2()
+        while isOp("~") { let p = cur.pos; advance(); l = Expr(.binary(.concat, l, try parseMath2()), p) }
+        return l
+    }
+
+    mutating func parseMath2() throws -> Expr {
+        var l = try parsePow()
+        while case .op(let o) = curTok, let op = ["*": Expr.BinOp.mul, "/": .div, "//": .floordiv, "%": .mod][o] {
+            let p = cur.pos; advance()
+            l = Expr(.binary(op, l, try parsePow()), p)
+        }
+        return l
+    }
+
+    mutating func parsePow() throws -> Expr {
+        var l = try parseUnary()
+        while isOp("**") { let p = cur.pos; advance(); l = Expr(.binary(.pow, l, try parseUnary()), p) }
+        return l
+    }
+
+    mutating func parseUnary(withFilter: Bool = true) throws -> Expr {
+        try enter(); defer { depth -= 1 }
+        let pos = cur.pos
+        var node: Expr
+        if isOp("-") { advance(); node = Expr(.neg(try parseUnary(withFilter: false)), pos) }
+        else if isOp("+") { advance(); node = Expr(.pos(try parseUnary(withFilter: false)), pos) }
+        else { node = try parsePrimary() }
+        node = try parsePostfix(node)
+        if withFilter { node = try parseFilterExpr(node) }
+        return node
+    }
+
+    mutating func parsePrimary() throws -> Expr {
+        try enter(); defer { depth -= 1 }
+        let t = cur
+        switch t.tok {
+        case .name(let n):
+            advance()
+            switch n {
+            case "true", "True": return Expr(.const(.bool(true)), t.pos)
+            case "false", "False": return Expr(.const(.bool(false)), t.pos)
+            case "none", "None": return Expr(.const(.none), t.pos)
+            default: return Expr(.name(n), t.pos)
+            }
+        case .string(let s):
+            advance()
+            var buf = s
+            while case .string(let more) = curTok { buf += more; advance() }
+            return Expr(.const(.string(buf)), t.pos)
+        case .int(let v): advance(); return Expr(.const(.int(v)), t.pos)
+        case .float(let v): advance(); return Expr(.const(.float(v)), t.pos)
+        case .op("("):
+            advance()
+            let e = try parseTuple(explicitParens: true)
+            try expectOp(")")
+            return e
+        case .op("["):
+            advance()
+            var items: [Expr] = []
+            while !isOp("]") {
+                if !items.isEmpty { try expectOp(",") }
+                if isOp("]") { break }
+                items.append(try parseExpression())
+            }
+            try expectOp("]")
+            return Expr(.list(items), t.pos)
+        case .op("{"):
+            advance()
+            var items: [(Expr, Expr)] = []
+            while !isOp("}") {
+                if !items.isEmpty { try expectOp(",") }
+                if isOp("}") { break }
+                let k = try parseExpression()
+                try expectOp(":")
+                items.append((k, try parseExpression()))
+            }
+            try expectOp("}")
+            return Expr(.dict(items), t.pos)
+        default:
+            throw fail("unexpected \(describe(t.tok))")
+        }
+    }
+
+    mutating func parsePostfix(_ start: Expr) throws -> Expr {
+        var node = start
+        while true {
+            if isOp(".") || isOp("[") { node = try parseSubscript(node) }
+            else if isOp("(") { node = try parseCall(node) }
+            else { return node }
+        }
+    }
+
+    mutating func parseFilterExpr(_ start: Expr) throws -> Expr {
+        var node = start
+        while true {
+            if isOp("|") { node = try parseFilter(node)! }
+            else if isName("is") { node = try parseTest(node) }
+            else if isOp("(") { node = try parseCall(node) }
+            else { return node }
+        }
+    }
+
+    mutating func parseSubscript(_ node: Expr) throws -> Expr {
+        let pos = cur.pos
+        if skipOp(".") {
+            switch curTok {
+            case .name(let n): advance(); return Expr(.getattr(node, n), pos)
+            case .int(let v): advance(); return Expr(.getitem(node, Expr(.const(.int(v)), pos)), pos)
+            default: throw fail("expected name or number")
+            }
+        }
+        try expectOp("[")
+        var args: [Expr] = []
+        while !isOp("]") {
+            if !args.isEmpty { try expectOp(",") }
+            args.append(try parseSubscribed())
+        }
+        try expectOp("]")
+        guard !args.isEmpty else { throw fail("expected subscript expression") }
+        let arg = args.count == 1 ? args[0] : Expr(.tuple(args), pos)
+        if case .slice(_, let a, let b, let c) = arg.kind { return Expr(.slice(node, a, b, c), pos) }
+        return Expr(.getitem(node, arg), pos)
+    }
+
+    mutating func parseSubscribed() throws -> Expr {
+        let pos = cur.pos
+        var args: [Expr?] = []
+        if isOp(":") { advance(); args = [nil] }
+        else {
+            let e = try parseExpression()
+            if !isOp(":") { return e }
+            advance(); args = [e]
+        }
+        if isOp(":") { args.append(nil) }
+        else if !isOp("]") && !isOp(",") { args.append(try parseExpression()) }
+        else { args.append(nil) }
+        if isOp(":") {
+            advance()
+            if !isOp("]") && !isOp(",") { args.append(try parseExpression()) } else { args.append(nil) }
+        } else { args.append(nil) }
+        let dummy = Expr(.const(.none), pos)
+        return Expr(.slice(dummy, args[0], args[1], args[2]), pos)
+    }
+
+    mutating func parseCallArgs() throws -> ([Expr], [(String, Expr)]) {
+        try expectOp("(")
+        var args: [Expr] = []
+        var kwargs: [(String, Expr)] = []
+        var needComma = false
+        while !isOp(")") {
+            if needComma { try expectOp(","); if isOp(")") { break } }
+            if isOp("*") || isOp("**") { throw fail("*args / **kwargs in calls are not supported") }
+            if case .name(let key) = curTok, look() == .op("=") {
+                advance(); advance()
+                kwargs.append((key, try parseExpression()))
+            } else {
+                if !kwargs.isEmpty { throw fail("Invalid argument syntax: positional argument after keyword argument") }
+                args.append(try parseExpression())
+            }
+            needComma = true
+        }
+        try expectOp(")")
+        return (args, kwargs)
+    }
+
+    mutating func parseCall(_ node: Expr) throws -> Expr {
+        let pos = cur.pos
+        let (a, k) = try parseCallArgs()
+        return Expr(.call(node, a, k), pos)
+    }
+
+    mutating func parseFilter(_ start: Expr?, startInline: Bool = false) throws -> Expr? {
+        var node = start
+        var inline = startInline
+        while isOp("|") || inline {
+            if !inline { advance() }
+            inline = false
+            let pos = cur.pos
+            var name = try expectName()
+            while isOp(".") { advance(); name += "." + (try expectName()) }
+            var args: [Expr] = [], kwargs: [(String, Expr)] = []
+            if isOp("(") { (args, kwargs) = try parseCallArgs() }
+            node = Expr(.filter(node, name, args, kwargs), pos)
+        }
+        return node
+    }
+
+    mutating func parseTest(_ node: Expr) throws -> Expr {
+        let pos = cur.pos
+        advance()  // 'is'
+        let negated = skipName("not")
+        var name = try expectName()
+        while isOp(".") { advance(); name += "." + (try expectName()) }
+        var args: [Expr] = [], kwargs: [(String, Expr)] = []
+        if isOp("(") { (args, kwargs) = try parseCallArgs() }
+        else {
+            var takesArg = false
+            switch curTok {
+            case .name(let n): takesArg = !["else", "or", "and"].contains(n)
+            case .string, .int, .float, .op("("), .op("["), .op("{"): takesArg = true
+            default: break
+            }
+            if takesArg {
+                if isName("is") { throw fail("You cannot chain multiple tests with is") }
+                var a = try parsePrimary()
+                a = try parsePostfix(a)
+                args = [a]
+            }
+        }
+        return Expr(.test(node, name, args, kwargs, negated: negated), pos)
+    }
+}

@@ -1,0 +1,313 @@
+import Foundation
+
+/// Tokens produced by a model for one piece: ids with `[lo, hi)` ranges into the piece's scalars.
+struct TokenSink {
+    var ids: [UInt32] = []
+    var los: [Int32] = []
+    var his: [Int32] = []
+    @inline(__always) mutating func add(_ id: UInt32, _ lo: Int, _ hi: Int) {
+        ids.append(id); los.append(Int32(lo)); his.append(Int32(hi))
+    }
+}
+
+/// Per-call scratch memory for the models, so that concurrent encodes share nothing mutable.
+struct ModelScratch {
+    var symIds: [UInt32] = []
+    var symLo: [Int32] = []
+    var symHi: [Int32] = []
+    var prev: [Int32] = []
+    var next: [Int32] = []
+    var heap: [UInt64] = []
+    var cache: [[UInt32]: [UInt32]] = [:]
+}
+
+/// A `model` of tokenizer.json.
+protocol TokenizerModel: Sendable {
+    /// Tokenizes the scalars `s` (one pre-token) into `sink`, ranges relative to `s`.
+    func tokenize(_ s: UnsafeBufferPointer<UInt32>, into sink: inout TokenSink, scratch: inout ModelScratch)
+    func tokenToId(_ token: String) -> Int?
+    func idToToken(_ id: Int) -> String?
+    /// Highest id + 1.
+    var vocabSize: Int { get }
+    /// All (token, id) pairs of the model's vocabulary.
+    var vocabulary: [String: Int] { get }
+}
+
+/// Open-addressing hash map from a pair of token ids to a merge (rank, new id). Faster than Dictionary in the BPE hot loop.
+struct MergeTable: Sendable {
+    private var keys: [UInt64]
+    private var values: [UInt64]
+    private let mask: Int
+    private(set) var count = 0
+
+    init(capacity: Int) {
+        var size = 16
+        while size < capacity * 2 { size <<= 1 }
+        keys = [UInt64](repeating: UInt64.max, count: size)
+        values = [UInt64](repeating: 0, count: size)
+        mask = size - 1
+    }
+
+    @inline(__always) private static func hash(_ k: UInt64) -> Int {
+        var h = k &* 0x9E37_79B9_7F4A_7C15
+        h ^= h >> 29
+        return Int(truncatingIfNeeded: h)
+    }
+
+    /// Inserts unless the pair is already present (the first occurrence in the file wins).
+    mutating func insertIfAbsent(_ a: UInt32, _ b: UInt32, rank: UInt32, newId: UInt32) {
+        let k = UInt64(a) << 32 | UInt64(b)
+        var i = MergeTable.hash(k) & mask
+        while keys[i] != UInt64.max {
+            if keys[i] == k { return }
+            i = (i + 1) & mask
+        }
+        keys[i] = k
+        values[i] = UInt64(rank) << 32 | UInt64(newId)
+        count += 1
+    }
+
+    /// `rank << 32 | newId`, or nil.
+    @inline(__always) func get(_ a: UInt32, _ b: UInt32) -> UInt64? {
+        let k = UInt64(a) << 32 | UInt64(b)
+        return keys.withUnsafeBufferPointer { kp in
+            var i = MergeTable.hash(k) & mask
+            while true {
+                let x = kp[i]
+                if x == k { return values.withUnsafeBufferPointer { $0[i] } }
+                if x == UInt64.max { return nil }
+                i = (i + 1) & mask
+            }
+        }
+    }
+}
+
+/// Byte-pair encoding (`"type": "BPE"`), as in `tokenizers`: merges by rank, lowest first and leftmost
+/// on ties; `byte_fallback`, `ignore_merges`, `continuing_subword_prefix`, `end_of_word_suffix`, unk fusing.
+/// `dropout` is ignored: inference is deterministic.
+struct BPEModel: TokenizerModel {
+    let vocab: [TokenKey: UInt32]
+    let idToTokenTable: [String?]
+    let merges: MergeTable
+    let unkId: UInt32?
+    let fuseUnk: Bool
+    let byteFallback: Bool
+    let ignoreMerges: Bool
+    let continuingSubwordPrefix: String?
+    let endOfWordSuffix: String?
+    /// Single-scalar tokens by scalar, for scalars < 0x800 (-1: not in vocab); only used without prefix/suffix.
+    let smallChar: [Int32]
+    let byteFallbackIds: [Int32]
+
+    init(vocab: [TokenKey: UInt32], merges: [(String, String)], unkToken: String?, fuseUnk: Bool, byteFallback: Bool,
+         ignoreMerges: Bool, continuingSubwordPrefix: String?, endOfWordSuffix: String?, file: String) throws {
+        self.vocab = vocab
+        let maxId = vocab.values.max().map { Int($0) } ?? -1
+        var table = [String?](repeating: nil, count: maxId + 1)
+        for (t, i) in vocab { table[Int(i)] = t.string }
+        idToTokenTable = table
+        let prefixLen = continuingSubwordPrefix.map { $0.unicodeScalars.count } ?? 0
+        var mt = MergeTable(capacity: merges.count)
+        for (rank, (a, b)) in merges.enumerated() {
+            guard let ia = vocab[TokenKey(a)] else {
+                throw TokenizerError.unknownToken(file: file, field: "model.merges[\(rank)]", token: a)
+            }
+            guard let ib = vocab[TokenKey(b)] else {
+                throw TokenizerError.unknownToken(file: file, field: "model.merges[\(rank)]", token: b)
+            }
+            let merged = a + String(String.UnicodeScalarView(b.unicodeScalars.dropFirst(prefixLen)))
+            guard let inew = vocab[TokenKey(merged)] else {
+                throw TokenizerError.unknownToken(file: file, field: "model.merges[\(rank)] (merged)", token: merged)
+            }
+            mt.insertIfAbsent(ia, ib, rank: UInt32(rank), newId: inew)
+        }
+        self.merges = mt
+        if let u = unkToken {
+            guard let id = vocab[TokenKey(u)] else { throw TokenizerError.unknownToken(file: file, field: "model.unk_token", token: u) }
+            unkId = id
+        } else {
+            unkId = nil
+        }
+        self.fuseUnk = fuseUnk
+        self.byteFallback = byteFallback
+        self.ignoreMerges = ignoreMerges
+        self.continuingSubwordPrefix = (continuingSubwordPrefix?.isEmpty ?? true) ? nil : continuingSubwordPrefix
+        self.endOfWordSuffix = (endOfWordSuffix?.isEmpty ?? true) ? nil : endOfWordSuffix
+        var sc = [Int32](repeating: -1, count: 0x800)
+        for v in 0..<0x800 {
+            if let u = Unicode.Scalar(UInt32(v)), let id = vocab[TokenKey(String(Character(u)))] { sc[v] = Int32(id) }
+        }
+        smallChar = sc
+        var bf = [Int32](repeating: -1, count: 256)
+        for b in 0..<256 {
+            if let id = vocab[TokenKey(String(format: "<0x%02X>", b))] { bf[b] = Int32(id) }
+        }
+        byteFallbackIds = bf
+    }
+
+    var vocabSize: Int { idToTokenTable.count }
+    var vocabulary: [String: Int] { Dictionary(vocab.map { ($0.key.string, Int($0.value)) }, uniquingKeysWith: { a, _ in a }) }
+    func tokenToId(_ token: String) -> Int? { vocab[TokenKey(token)].map(Int.init) }
+    func idToToken(_ id: Int) -> String? { id >= 0 && id < idToTokenTable.count ? idToTokenTable[id] : nil }
+
+    /// Vocabulary id of the `k`-th scalar of a word of `n` scalars (prefix/suffix applied), or nil.
+    @inline(__always) private func symbolId(_ s: UnsafeBufferPointer<UInt32>, _ k: Int) -> UInt32? {
+        let v = s[k]
+        if continuingSubwordPrefix == nil && endOfWordSuffix == nil {
+            if v < 0x800 {
+                let id = smallChar.withUnsafeBufferPointer { $0[Int(v)] }
+                return id >= 0 ? UInt32(id) : nil
+            }
+            return vocab[TokenKey(scalarsToString(CollectionOfOne(v)))]
+        }
+        return vocab[TokenKey(symbolString(v, first: k == 0, last: k == s.count - 1))]
+    }
+
+    private func symbolString(_ v: UInt32, first: Bool, last: Bool) -> String {
+        var str = scalarsToString(CollectionOfOne(v))
+        if !first, let p = continuingSubwordPrefix { str = p + str }
+        if last, let suf = endOfWordSuffix { str += suf }
+        return str
+    }
+
+    func tokenize(_ s: UnsafeBufferPointer<UInt32>, into sink: inout TokenSink, scratch: inout ModelScratch) {
+        let n = s.count
+        if n == 0 { return }
+        if ignoreMerges, let id = vocab[TokenKey(scalarsToString(s))] {
+            sink.add(id, 0, n)
+            return
+        }
+        // Initial symbols: one per scalar, with byte fallback and unk fusing. As in `tokenizers`,
+        // symbol positions are the running sum of symbol lengths, so a dropped character (unknown,
+        // no unk token) shifts the offsets of what follows.
+        scratch.symIds.removeAll(keepingCapacity: true)
+        scratch.symLo.removeAll(keepingCapacity: true)
+        scratch.symHi.removeAll(keepingCapacity: true)
+        var unk: (lo: Int, hi: Int)? = nil
+        var pos = 0
+        @inline(__always) func flushUnk(_ sc: inout ModelScratch) {
+            if let u = unk, let uid = unkId {
+                sc.symIds.append(uid); sc.symLo.append(Int32(u.lo)); sc.symHi.append(Int32(u.hi))
+            }
+            unk = nil
+        }
+        for k in 0..<n {
+            if let id = symbolId(s, k) {
+                flushUnk(&scratch)
+                scratch.symIds.append(id); scratch.symLo.append(Int32(pos)); scratch.symHi.append(Int32(pos + 1))
+                pos += 1
+                continue
+            }
+            if byteFallback {
+                let str = continuingSubwordPrefix == nil && endOfWordSuffix == nil
+                    ? scalarsToString(CollectionOfOne(s[k])) : symbolString(s[k], first: k == 0, last: k == n - 1)
+                var ids: [UInt32] = []
+                var ok = true
+                for b in str.utf8 {
+                    let id = byteFallbackIds[Int(b)]
+                    if id < 0 { ok = false; break }
+                    ids.append(UInt32(id))
+                }
+                if ok {
+                    flushUnk(&scratch)
+                    for id in ids { scratch.symIds.append(id); scratch.symLo.append(Int32(pos)); scratch.symHi.append(Int32(pos + 1)) }
+                    pos += 1
+                    continue
+                }
+            }
+            if unkId != nil {
+                if let u = unk, fuseUnk {
+                    unk = (u.lo, pos + 1)
+                } else {
+                    flushUnk(&scratch)
+                    unk = (pos, pos + 1)
+                }
+                pos += 1
+            }
+            // Without an unk token an unknown character is dropped, as in `tokenizers`.
+        }
+        flushUnk(&scratch)
+        mergeAll(&scratch)
+        // Emit the surviving symbols in order.
+        var i: Int32 = 0
+        let m = scratch.symIds.count
+        if m == 0 { return }
+        while i >= 0 && Int(i) < m {
+            let k = Int(i)
+            sink.add(scratch.symIds[k], Int(scratch.symLo[k]), Int(scratch.symHi[k]))
+            i = scratch.next[k]
+        }
+    }
+
+    /// Applies merges to the symbols in `scratch` (a linked list over arrays plus a min-heap of
+    /// `rank << 32 | position`), exactly like `Word::merge_all` in `tokenizers`.
+    private func mergeAll(_ sc: inout ModelScratch) {
+        let m = sc.symIds.count
+        sc.prev.removeAll(keepingCapacity: true)
+        sc.next.removeAll(keepingCapacity: true)
+        for k in 0..<m {
+            sc.prev.append(Int32(k - 1))
+            sc.next.append(k + 1 < m ? Int32(k + 1) : -1)
+        }
+        if m < 2 { return }
+        sc.heap.removeAll(keepingCapacity: true)
+        for k in 0..<(m - 1) {
+            if let v = merges.get(sc.symIds[k], sc.symIds[k + 1]) {
+                heapPush(&sc.heap, (v >> 32) << 32 | UInt64(k))
+            }
+        }
+        while let top = heapPop(&sc.heap) {
+            let rank = top >> 32
+            let pos = Int(top & 0xFFFF_FFFF)
+            if sc.symHi[pos] < 0 { continue }  // removed
+            let nx = sc.next[pos]
+            if nx < 0 { continue }
+            let right = Int(nx)
+            guard let v = merges.get(sc.symIds[pos], sc.symIds[right]), v >> 32 == rank else { continue }
+            // Merge right into pos.
+            sc.symIds[pos] = UInt32(truncatingIfNeeded: v)
+            sc.symHi[pos] = sc.symHi[right]
+            sc.symHi[right] = -1
+            let rn = sc.next[right]
+            sc.next[pos] = rn
+            if rn >= 0 { sc.prev[Int(rn)] = Int32(pos) }
+            let pv = sc.prev[pos]
+            if pv >= 0, let w = merges.get(sc.symIds[Int(pv)], sc.symIds[pos]) {
+                heapPush(&sc.heap, (w >> 32) << 32 | UInt64(pv))
+            }
+            if rn >= 0, let w = merges.get(sc.symIds[pos], sc.symIds[Int(rn)]) {
+                heapPush(&sc.heap, (w >> 32) << 32 | UInt64(pos))
+            }
+        }
+    }
+}
+
+@inline(__always) func heapPush(_ h: inout [UInt64], _ v: UInt64) {
+    h.append(v)
+    var i = h.count - 1
+    while i > 0 {
+        let p = (i - 1) >> 1
+        if h[p] <= h[i] { break }
+        h.swapAt(p, i)
+        i = p
+    }
+}
+
+@inline(__always) func heapPop(_ h: inout [UInt64]) -> UInt64? {
+    guard let last = h.popLast() else { return nil }
+    if h.isEmpty { return last }
+    let top = h[0]
+    h[0] = last
+    var i = 0
+    let n = h.count
+    while true {
+        let l = 2 * i + 1
+        if l >= n { break }
+        var c = l
+        if l + 1 < n && h[l + 1] < h[l] { c = l + 1 }
+        if h[i] <= h[c] { break }
+        h.swapAt(i, c)
+        i = c
+    }
+    return top
+}

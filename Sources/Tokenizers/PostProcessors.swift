@@ -1,0 +1,232 @@
+import Foundation
+
+/// A `post_processor` of tokenizer.json: adds special tokens around one or two sequences
+/// when `add_special_tokens` is true (and may adjust offsets).
+protocol PostProcessor: Sendable {
+    func process(_ a: Encoding, _ b: Encoding?, addSpecialTokens: Bool) -> Encoding
+    /// How many tokens `process` adds (for truncation).
+    func addedTokens(isPair: Bool) -> Int
+}
+
+/// Default when there is no post-processor: concatenate, second sequence gets type id 1.
+struct ConcatPostProcessor: PostProcessor {
+    func process(_ a: Encoding, _ b: Encoding?, addSpecialTokens: Bool) -> Encoding {
+        var e = a
+        if let b { e.append(contentsOf: b, typeId: 1) }
+        return e
+    }
+    func addedTokens(isPair: Bool) -> Int { 0 }
+}
+
+/// `TemplateProcessing`: `single` and `pair` templates of `$A`/`$B` sequences and special tokens.
+struct TemplatePostProcessor: PostProcessor {
+    enum Piece: Sendable {
+        case sequence(isB: Bool, typeId: Int)
+        case special(ids: [Int], tokens: [String], typeId: Int)
+    }
+    let single: [Piece]
+    let pair: [Piece]
+
+    func process(_ a: Encoding, _ b: Encoding?, addSpecialTokens: Bool) -> Encoding {
+        let template = b == nil ? single : pair
+        var out = Encoding()
+        for p in template {
+            switch p {
+            case let .sequence(isB, typeId):
+                if isB { if let b { out.append(contentsOf: b, typeId: typeId) } } else { out.append(contentsOf: a, typeId: typeId) }
+            case let .special(ids, tokens, typeId):
+                if addSpecialTokens {
+                    for (i, t) in zip(ids, tokens) { out.append(id: i, token: t, offset: TokenOffset(0, 0), typeId: typeId, special: true) }
+                }
+            }
+        }
+        return out
+    }
+
+    func addedTokens(isPair: Bool) -> Int {
+        (isPair ? pair : single).reduce(0) { n, p in
+            if case let .special(ids, _, _) = p { return n + ids.count }
+            return n
+        }
+    }
+
+    /// Parses a template given as a list of pieces or as a string such as `"[CLS] $A [SEP]"`.
+    static func parseTemplate(_ value: Any?, field: String, specials: [String: ([Int], [String])], file: String) throws -> [Piece] {
+        var out: [Piece] = []
+        if let s = value as? String {
+            for word in s.split(separator: " ") {
+                var w = String(word)
+                var typeId = 0
+                if let colon = w.lastIndex(of: ":"), let t = Int(w[w.index(after: colon)...]) {
+                    typeId = t
+                    w = String(w[..<colon])
+                }
+                if w == "$A" || w == "$" || w == "$0" { out.append(.sequence(isB: false, typeId: typeId)); continue }
+                if w == "$B" || w == "$1" { out.append(.sequence(isB: true, typeId: typeId)); continue }
+                if w.hasPrefix("$"), let t = Int(w.dropFirst()) { out.append(.sequence(isB: false, typeId: t)); continue }
+                guard let sp = specials[w] else { throw TokenizerError.unknownToken(file: file, field: field, token: w) }
+                out.append(.special(ids: sp.0, tokens: sp.1, typeId: typeId))
+            }
+            return out
+        }
+        guard let arr = value as? [Any] else {
+            throw TokenizerError.invalidField(file: file, field: field, expected: "a template (list of pieces or a string)")
+        }
+        for (k, item) in arr.enumerated() {
+            let o = try JSONObject(item, path: "\(field)[\(k)]", file: file)
+            if o.has("Sequence") {
+                let s = try o.object("Sequence")
+                let id = try s.string("id")
+                guard id == "A" || id == "B" else {
+                    throw TokenizerError.invalidField(file: file, field: s.sub("id"), expected: "\"A\" or \"B\"")
+                }
+                out.append(.sequence(isB: id == "B", typeId: try s.optionalInt("type_id") ?? 0))
+            } else if o.has("SpecialToken") {
+                let s = try o.object("SpecialToken")
+                let id = try s.string("id")
+                guard let sp = specials[id] else { throw TokenizerError.unknownToken(file: file, field: s.sub("id"), token: id) }
+                out.append(.special(ids: sp.0, tokens: sp.1, typeId: try s.optionalInt("type_id") ?? 0))
+            } else {
+                throw TokenizerError.invalidField(file: file, field: o.path, expected: "{\"Sequence\": ...} or {\"SpecialToken\": ...}")
+            }
+        }
+        return out
+    }
+}
+
+/// `ByteLevel` post-processor: with `trim_offsets`, offsets exclude the leading/trailing spaces of each token.
+struct ByteLevelPostProcessor: PostProcessor {
+    let trimOffsets: Bool
+    let addPrefixSpace: Bool
+
+    func process(_ a: Encoding, _ b: Encoding?, addSpecialTokens: Bool) -> Encoding {
+        var a = a
+        var b = b
+        if trimOffsets {
+            ByteLevelPostProcessor.trim(&a, addPrefixSpace: addPrefixSpace)
+            if b != nil { ByteLevelPostProcessor.trim(&b!, addPrefixSpace: addPrefixSpace) }
+        }
+        return ConcatPostProcessor().process(a, b, addSpecialTokens: addSpecialTokens)
+    }
+
+    func addedTokens(isPair: Bool) -> Int { 0 }
+
+    static func trim(_ e: inout Encoding, addPrefixSpace: Bool) {
+        let isSpace: (Unicode.Scalar) -> Bool = { $0.value == 0x120 || $0.properties.isWhitespace }
+        for i in 0..<e.count {
+            let scalars = e.tokens[i].unicodeScalars
+            var leading = 0
+            for u in scalars { if isSpace(u) { leading += 1 } else { break } }
+            var trailing = 0
+            for u in scalars.reversed() { if isSpace(u) { trailing += 1 } else { break } }
+            var o = e.offsets[i]
+            if leading > 0 {
+                let isFirst = i == 0 || o.start == 0
+                if isFirst && addPrefixSpace && leading == 1 { leading = 0 }
+                o.start = min(o.start + leading, o.end)
+            }
+            if trailing > 0 && o.end >= trailing { o.end = max(o.end - trailing, o.start) }
+            e.offsets[i] = o
+        }
+    }
+}
+
+/// `BertProcessing` (`[CLS] A [SEP] B [SEP]`) and `RobertaProcessing` (`<s> A </s></s> B </s>`).
+struct BertLikePostProcessor: PostProcessor {
+    let cls: (id: Int, token: String)
+    let sep: (id: Int, token: String)
+    let roberta: Bool
+    let trimOffsets: Bool
+    let addPrefixSpace: Bool
+
+    func process(_ a: Encoding, _ b: Encoding?, addSpecialTokens: Bool) -> Encoding {
+        var a = a
+        var b = b
+        if roberta && trimOffsets {
+            ByteLevelPostProcessor.trim(&a, addPrefixSpace: addPrefixSpace)
+            if b != nil { ByteLevelPostProcessor.trim(&b!, addPrefixSpace: addPrefixSpace) }
+        }
+        guard addSpecialTokens else { return ConcatPostProcessor().process(a, b, addSpecialTokens: false) }
+        var out = Encoding()
+        out.append(id: cls.id, token: cls.token, offset: TokenOffset(0, 0), typeId: 0, special: true)
+        out.append(contentsOf: a, typeId: 0)
+        out.append(id: sep.id, token: sep.token, offset: TokenOffset(0, 0), typeId: 0, special: true)
+        if let b {
+            let t = roberta ? 0 : 1
+            if roberta { out.append(id: sep.id, token: sep.token, offset: TokenOffset(0, 0), typeId: t, special: true) }
+            out.append(contentsOf: b, typeId: t)
+            out.append(id: sep.id, token: sep.token, offset: TokenOffset(0, 0), typeId: t, special: true)
+        }
+        return out
+    }
+
+    func addedTokens(isPair: Bool) -> Int { isPair ? (roberta ? 4 : 3) : 2 }
+}
+
+struct SequencePostProcessor: PostProcessor {
+    let processors: [PostProcessor]
+    func process(_ a: Encoding, _ b: Encoding?, addSpecialTokens: Bool) -> Encoding {
+        // Each step sees the previous result as a single sequence, as in `tokenizers`.
+        var e = a
+        var pair = b
+        for p in processors {
+            e = p.process(e, pair, addSpecialTokens: addSpecialTokens)
+            pair = nil
+        }
+        return e
+    }
+    func addedTokens(isPair: Bool) -> Int { processors.reduce(0) { $0 + $1.addedTokens(isPair: isPair) } }
+}
+
+func makePostProcessor(_ o: JSONObject) throws -> PostProcessor {
+    let type = try o.string("type")
+    switch type {
+    case "TemplateProcessing":
+        var specials: [String: ([Int], [String])] = [:]
+        if o.has("special_tokens") {
+            let st = try o.object("special_tokens")
+            for (key, _) in st.dict.pairs {
+                let t = try st.object(key)
+                let ids = try t.array("ids").enumerated().map { (k, v) -> Int in
+                    guard let i = JSONObject.asInt(v) else {
+                        throw TokenizerError.invalidField(file: o.file, field: t.sub("ids[\(k)]"), expected: "an integer")
+                    }
+                    return i
+                }
+                let toks = try t.array("tokens").enumerated().map { (k, v) -> String in
+                    guard let s = v as? String else {
+                        throw TokenizerError.invalidField(file: o.file, field: t.sub("tokens[\(k)]"), expected: "a string")
+                    }
+                    return s
+                }
+                guard ids.count == toks.count else {
+                    throw TokenizerError.invalidField(file: o.file, field: t.path, expected: "as many ids as tokens")
+                }
+                specials[try t.optionalString("id") ?? key] = (ids, toks)
+            }
+        }
+        let single = try TemplatePostProcessor.parseTemplate(o.dict["single"], field: o.sub("single"), specials: specials, file: o.file)
+        let pair = o.has("pair")
+            ? try TemplatePostProcessor.parseTemplate(o.dict["pair"], field: o.sub("pair"), specials: specials, file: o.file)
+            : single + [.sequence(isB: true, typeId: 1)]
+        return TemplatePostProcessor(single: single, pair: pair)
+    case "ByteLevel":
+        return ByteLevelPostProcessor(trimOffsets: try o.bool("trim_offsets", default: true),
+                                      addPrefixSpace: try o.bool("add_prefix_space", default: true))
+    case "BertProcessing", "RobertaProcessing":
+        func pair(_ key: String) throws -> (Int, String) {
+            guard let a = o.dict[key] as? [Any], a.count == 2, let s = a[0] as? String, let i = JSONObject.asInt(a[1]) else {
+                throw TokenizerError.invalidField(file: o.file, field: o.sub(key), expected: "[\"token\", id]")
+            }
+            return (i, s)
+        }
+        let roberta = type == "RobertaProcessing"
+        return BertLikePostProcessor(cls: try pair("cls"), sep: try pair("sep"), roberta: roberta,
+                                     trimOffsets: roberta ? try o.bool("trim_offsets", default: true) : false,
+                                     addPrefixSpace: try o.bool("add_prefix_space", default: true))
+    case "Sequence":
+        return SequencePostProcessor(processors: try o.objects("processors").map(makePostProcessor))
+    default:
+        throw TokenizerError.unsupported(file: o.file, field: o.sub("type"), type: type)
+    }
+}

@@ -1,2 +1,0 @@
-/// Hugging Face tokenizer.json pipelines and GGUF-embedded tokenizers.
-public enum TokenizersModule {}
