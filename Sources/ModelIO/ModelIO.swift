@@ -1,2 +1,3 @@
-/// Reading and writing model files: safetensors, GGUF, Hugging Face folders.
+/// Reading and writing model files: safetensors (single files and sharded folders) and GGUF,
+/// with zero-copy views into memory-mapped files, plus a human-readable inspection report.
 public enum ModelIO {}

@@ -135,20 +135,27 @@ public enum GGMLDequantizer {
         }
     }
 
+    /// The fifth bits of a Q5 block: lane j holds bit (j + first) of qh, moved to bit 4. Uniform vector
+    /// ops only: each byte of qh is broadcast to 8 lanes and masked with that lane's bit; then for
+    /// x ∈ {0, 2ᵏ} (k < 8), (0 − x) has its top bit set exactly when x ≠ 0.
+    @inline(__always) static func fifthBits(_ qh: UInt32, _ first: UInt32) -> SIMD16<UInt8> {
+        let b0 = UInt64((qh >> first) & 0xFF) &* 0x0101_0101_0101_0101
+        let b1 = UInt64((qh >> (first + 8)) & 0xFF) &* 0x0101_0101_0101_0101
+        let v = unsafeBitCast(SIMD2<UInt64>(b0, b1), to: SIMD16<UInt8>.self)
+        let laneBit = unsafeBitCast(SIMD2<UInt64>(0x8040_2010_0804_0201, 0x8040_2010_0804_0201), to: SIMD16<UInt8>.self)
+        return ((SIMD16<UInt8>(repeating: 0) &- (v & laneBit)) &>> 7) &<< 4
+    }
+
     // block_q5_0 { f16 d; u8 qh[4]; u8 qs[16] }: bit j of qh is the fifth bit of value j; d * (q - 16)
     static func q5_0(_ src: UnsafeRawPointer, _ n: Int, _ dst: UnsafeMutablePointer<Float>) {
         for b in 0..<n {
             let p = src + b * 22
             let d = half(p, 0)
             let qh = p.loadUnaligned(fromByteOffset: 2, as: UInt32.self).littleEndian
-            let qs = (p + 6).assumingMemoryBound(to: UInt8.self)
+            let qs = load16((p + 6).assumingMemoryBound(to: UInt8.self))
             let out = dst + b * 32
-            for j in 0..<16 {
-                let lo = Int32(qs[j] & 0x0F) | Int32((qh >> UInt32(j)) & 1) << 4
-                let hi = Int32(qs[j] >> 4) | Int32((qh >> UInt32(j + 16)) & 1) << 4
-                out[j] = d * Float(lo - 16)
-                out[j + 16] = d * Float(hi - 16)
-            }
+            store16(d * floats((qs & 0x0F) | fifthBits(qh, 0), minus: 16), out)
+            store16(d * floats((qs &>> 4) | fifthBits(qh, 16), minus: 16), out + 16)
         }
     }
 
@@ -158,14 +165,10 @@ public enum GGMLDequantizer {
             let p = src + b * 24
             let d = half(p, 0), m = half(p, 2)
             let qh = p.loadUnaligned(fromByteOffset: 4, as: UInt32.self).littleEndian
-            let qs = (p + 8).assumingMemoryBound(to: UInt8.self)
+            let qs = load16((p + 8).assumingMemoryBound(to: UInt8.self))
             let out = dst + b * 32
-            for j in 0..<16 {
-                let lo = UInt32(qs[j] & 0x0F) | ((qh >> UInt32(j)) & 1) << 4
-                let hi = UInt32(qs[j] >> 4) | ((qh >> UInt32(j + 16)) & 1) << 4
-                out[j] = d * Float(lo) + m
-                out[j + 16] = d * Float(hi) + m
-            }
+            store16(d * floats((qs & 0x0F) | fifthBits(qh, 0), minus: 0) + m, out)
+            store16(d * floats((qs &>> 4) | fifthBits(qh, 16), minus: 0) + m, out + 16)
         }
     }
 
@@ -184,8 +187,8 @@ public enum GGMLDequantizer {
                         let e0 = g * 128 + s * 32 + half16 * 16
                         let sc = scales[e0 / 16]
                         let dl = d * Float(sc & 0x0F), ml = dmin * Float(sc >> 4)
-                        let q = qs + g * 32 + half16 * 16
-                        for j in 0..<16 { out[e0 + j] = dl * Float((q[j] >> shift) & 3) - ml }
+                        let q = (load16(qs + g * 32 + half16 * 16) &>> shift) & 3
+                        store16(dl * floats(q, minus: 0) - ml, out + e0)
                     }
                 }
             }
@@ -215,13 +218,10 @@ public enum GGMLDequantizer {
                         for half16 in 0..<2 {
                             let e0 = g * 128 + s * 32 + half16 * 16
                             let scale = dl[e0 / 16]
-                            let q = qs + g * 32 + half16 * 16
-                            let h = hmask + half16 * 16
-                            for j in 0..<16 {
-                                let q2 = Int32((q[j] >> shift) & 3)
-                                let hbit = Int32((h[j] >> UInt8(i)) & 1)
-                                out[e0 + j] = scale * Float(q2 - ((hbit ^ 1) << 2))
-                            }
+                            // q2 - 4·(1 - hbit) = (q2 | hbit << 2) - 4, since q2 < 4.
+                            let q2 = (load16(qs + g * 32 + half16 * 16) &>> shift) & 3
+                            let hbit = (load16(hmask + half16 * 16) &>> UInt8(i)) & 1
+                            store16(scale * floats(q2 | (hbit &<< 2), minus: 4), out + e0)
                         }
                     }
                 }
@@ -276,13 +276,32 @@ public enum GGMLDequantizer {
                     let hshift = UInt8(sub)
                     let q = qs + g * 32
                     let o = out + sub * 32
-                    for j in 0..<32 {
-                        let v = ((q[j] >> shift) & 0x0F) | ((qh[j] >> hshift) & 1) << 4
-                        o[j] = dd * Float(v) - dm
+                    for half16 in 0..<2 {
+                        let lo = (load16(q + half16 * 16) &>> shift) & 0x0F
+                        let hi = ((load16(qh + half16 * 16) &>> hshift) & 1) &<< 4
+                        store16(dd * floats(lo | hi, minus: 0) - dm, o + half16 * 16)
                     }
                 }
             }
         }
+    }
+
+    @inline(__always) static func load16(_ p: UnsafePointer<UInt8>) -> SIMD16<UInt8> {
+        UnsafeRawPointer(p).loadUnaligned(as: SIMD16<UInt8>.self)
+    }
+
+    /// Small unsigned integers (< 2²³) to Float, minus `offset`, exactly: the bits 0x4B000000 | q are the
+    /// float 2²³ + q, so subtracting 2²³ + offset leaves q − offset with no rounding. Swift's generic
+    /// SIMD int → float initialiser is not inlined here, which left the kernels scalar.
+    @inline(__always) static func floats(_ q: SIMD16<UInt8>, minus offset: Float) -> SIMD16<Float> {
+        // Lane by lane (the stdlib's generic widening initialiser is not inlined); LLVM turns this into unpacks.
+        var bits = SIMD16<UInt32>(repeating: 0x4B00_0000)
+        for i in 0..<16 { bits[i] |= UInt32(q[i]) }
+        return unsafeBitCast(bits, to: SIMD16<Float>.self) - (8_388_608 + offset)
+    }
+
+    @inline(__always) static func store16(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) {
+        UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self)
     }
 
     // block_q6_K { u8 ql[128]; u8 qh[64]; i8 scales[16]; f16 d }: (d * sc) * (q - 32), 16 sub-blocks of 16
@@ -296,7 +315,8 @@ public enum GGMLDequantizer {
             let out = dst + b * 256
             for g in 0..<2 {
                 for s in 0..<4 {
-                    // Values g*128 + s*32 ..< +32: low nibbles from ql (s<2: low, else high of ql[g*64 + (s%2)*32 + j]).
+                    // Values g*128 + s*32 ..< +32: low nibbles of ql[g*64 + (s%2)*32 + j] (s<2: low, else high),
+                    // two high bits from qh[g*32 + j] at bit 2s.
                     let lshift = UInt8(4 * (s / 2))
                     let l = ql + g * 64 + (s % 2) * 32
                     let hshift = UInt8(2 * s)
@@ -304,11 +324,9 @@ public enum GGMLDequantizer {
                     for half16 in 0..<2 {
                         let e0 = g * 128 + s * 32 + half16 * 16
                         let scale = d * Float(scales[e0 / 16])
-                        for j in 0..<16 {
-                            let jj = half16 * 16 + j
-                            let v = Int32(((l[jj] >> lshift) & 0x0F) | ((h[jj] >> hshift) & 3) << 4) - 32
-                            out[e0 + j] = scale * Float(v)
-                        }
+                        let lo = (load16(l + half16 * 16) &>> lshift) & 0x0F
+                        let hi = ((load16(h + half16 * 16) &>> hshift) & 3) &<< 4
+                        store16(floats(lo | hi, minus: 32) * scale, out + e0)
                     }
                 }
             }

@@ -26,9 +26,27 @@ public enum Half {
         return Float(bitPattern: sign | ((exponent + 112) << 23) | (mantissa << 13))
     }
 
-    /// Float → float16 bits, round-to-nearest-even (as numpy's `astype(np.float16)`).
+    /// Float → float16 bits, round-to-nearest-even (as numpy's `astype(np.float16)`). Written out rather
+    /// than through `Float16`, which Swift lacks on Intel macOS.
     @inlinable
     public static func fromFloat(_ value: Float) -> UInt16 {
-        Float16(value).bitPattern
+        let x = value.bitPattern
+        let sign = UInt16(truncatingIfNeeded: (x >> 16) & 0x8000)
+        let magnitude = x & 0x7FFF_FFFF
+        if magnitude >= 0x7F80_0000 {
+            // Infinity stays infinity; NaN keeps its top payload bits and is made quiet.
+            return magnitude == 0x7F80_0000 ? sign | 0x7C00 : sign | 0x7E00 | UInt16(truncatingIfNeeded: (magnitude >> 13) & 0x3FF)
+        }
+        if magnitude >= 0x477F_F000 { return sign | 0x7C00 }  // ≥ 65520 rounds to infinity
+        if magnitude < 0x3880_0000 {
+            // Below 2⁻¹⁴: a subnormal half, i.e. |x| · 2²⁴ rounded to an integer (the scaling is exact).
+            let scaled = Float(bitPattern: magnitude) * 16_777_216
+            return sign | UInt16(scaled.rounded(.toNearestOrEven))
+        }
+        let exponent = (magnitude >> 23) &- 112
+        var half = (exponent << 10) | ((magnitude >> 13) & 0x3FF)
+        let rest = magnitude & 0x1FFF
+        if rest > 0x1000 || (rest == 0x1000 && half & 1 == 1) { half += 1 }  // a carry into the exponent is right
+        return sign | UInt16(truncatingIfNeeded: half)
     }
 }

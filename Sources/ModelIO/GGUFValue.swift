@@ -1,0 +1,165 @@
+/// The metadata value types of GGUF, with their on-disk ids.
+public enum GGUFValueType: UInt32, Sendable, CaseIterable {
+    case uint8 = 0, int8 = 1, uint16 = 2, int16 = 3, uint32 = 4, int32 = 5, float32 = 6, bool = 7, string = 8, array = 9
+    case uint64 = 10, int64 = 11, float64 = 12
+
+    /// Bytes of a fixed-size value; nil for strings and arrays.
+    var fixedSize: Int? {
+        switch self {
+        case .uint8, .int8, .bool: return 1
+        case .uint16, .int16: return 2
+        case .uint32, .int32, .float32: return 4
+        case .uint64, .int64, .float64: return 8
+        case .string, .array: return nil
+        }
+    }
+
+    /// The fewest bytes one value of this type takes (a string: its 8-byte length; an array: type + count).
+    var minimumSize: Int { fixedSize ?? (self == .string ? 8 : 12) }
+}
+
+/// A GGUF metadata value.
+public enum GGUFValue: Equatable, Sendable {
+    case uint8(UInt8), int8(Int8), uint16(UInt16), int16(Int16), uint32(UInt32), int32(Int32)
+    case uint64(UInt64), int64(Int64), float32(Float), float64(Double), bool(Bool), string(String)
+    case array(GGUFArray)
+
+    public var type: GGUFValueType {
+        switch self {
+        case .uint8: return .uint8
+        case .int8: return .int8
+        case .uint16: return .uint16
+        case .int16: return .int16
+        case .uint32: return .uint32
+        case .int32: return .int32
+        case .uint64: return .uint64
+        case .int64: return .int64
+        case .float32: return .float32
+        case .float64: return .float64
+        case .bool: return .bool
+        case .string: return .string
+        case .array: return .array
+        }
+    }
+
+    /// Any integer value as Int (nil for non-integers and UInt64 values beyond Int.max).
+    public var intValue: Int? {
+        switch self {
+        case let .uint8(v): return Int(v)
+        case let .int8(v): return Int(v)
+        case let .uint16(v): return Int(v)
+        case let .int16(v): return Int(v)
+        case let .uint32(v): return Int(v)
+        case let .int32(v): return Int(v)
+        case let .uint64(v): return Int(exactly: v)
+        case let .int64(v): return Int(v)
+        default: return nil
+        }
+    }
+
+    /// A float or integer value as Double.
+    public var doubleValue: Double? {
+        switch self {
+        case let .float32(v): return Double(v)
+        case let .float64(v): return v
+        default: return intValue.map(Double.init)
+        }
+    }
+
+    /// A short rendering for reports: strings quoted, arrays summarised.
+    public var summary: String {
+        switch self {
+        case let .string(s):
+            let oneLine = s.replacingOccurrences(of: "\n", with: "\\n")
+            return oneLine.count > 80 ? "\"\(oneLine.prefix(77))...\" (\(s.utf8.count) bytes)" : "\"\(oneLine)\""
+        case let .array(a): return a.summary
+        case let .bool(b): return b ? "true" : "false"
+        case let .float32(v): return "\(v)"
+        case let .float64(v): return "\(v)"
+        default: return intValue.map(String.init) ?? "\(self)"
+        }
+    }
+}
+
+/// A GGUF metadata array: typed storage, since tokenizer arrays hold tens of thousands of entries.
+public enum GGUFArray: Equatable, Sendable {
+    case uint8([UInt8]), int8([Int8]), uint16([UInt16]), int16([Int16]), uint32([UInt32]), int32([Int32])
+    case uint64([UInt64]), int64([Int64]), float32([Float]), float64([Double]), bool([Bool]), string([String])
+    /// Nested arrays (each with its own element type).
+    case array([GGUFArray])
+
+    public var elementType: GGUFValueType {
+        switch self {
+        case .uint8: return .uint8
+        case .int8: return .int8
+        case .uint16: return .uint16
+        case .int16: return .int16
+        case .uint32: return .uint32
+        case .int32: return .int32
+        case .uint64: return .uint64
+        case .int64: return .int64
+        case .float32: return .float32
+        case .float64: return .float64
+        case .bool: return .bool
+        case .string: return .string
+        case .array: return .array
+        }
+    }
+
+    public var count: Int {
+        switch self {
+        case let .uint8(a): return a.count
+        case let .int8(a): return a.count
+        case let .uint16(a): return a.count
+        case let .int16(a): return a.count
+        case let .uint32(a): return a.count
+        case let .int32(a): return a.count
+        case let .uint64(a): return a.count
+        case let .int64(a): return a.count
+        case let .float32(a): return a.count
+        case let .float64(a): return a.count
+        case let .bool(a): return a.count
+        case let .string(a): return a.count
+        case let .array(a): return a.count
+        }
+    }
+
+    /// Integer elements as Int (nil for non-integer arrays or values beyond Int).
+    public var ints: [Int]? {
+        switch self {
+        case let .uint8(a): return a.map(Int.init)
+        case let .int8(a): return a.map(Int.init)
+        case let .uint16(a): return a.map(Int.init)
+        case let .int16(a): return a.map(Int.init)
+        case let .uint32(a): return a.map(Int.init)
+        case let .int32(a): return a.map(Int.init)
+        case let .int64(a): return a.map(Int.init)
+        case let .uint64(a):
+            var out: [Int] = []
+            out.reserveCapacity(a.count)
+            for v in a { guard let i = Int(exactly: v) else { return nil }; out.append(i) }
+            return out
+        default: return nil
+        }
+    }
+
+    /// Float elements (float32 arrays as stored; float64 and integers converted).
+    public var floats: [Float]? {
+        switch self {
+        case let .float32(a): return a
+        case let .float64(a): return a.map(Float.init)
+        default: return ints?.map(Float.init)
+        }
+    }
+
+    public var summary: String {
+        let name = elementType == .array ? "array" : "\(elementType)"
+        switch self {
+        case let .string(a) where a.count <= 4: return "[\(a.map { "\"\($0)\"" }.joined(separator: ", "))]"
+        case let .string(a): return "[\(name) × \(a.count)]: \"\(a[0])\", \"\(a[1])\", ..."
+        default:
+            if let f = floats, f.count <= 8 { return "[\(f.map { "\($0)" }.joined(separator: ", "))]" }
+            return "[\(name) × \(count)]"
+        }
+    }
+}
