@@ -28,9 +28,11 @@ let package = Package(
         .target(name: "Models", dependencies: ["Tensors", "Quantization", "ModelIO"], swiftSettings: fast),
         .target(name: "Generation", dependencies: ["Models"], swiftSettings: fast),
         .target(name: "Datasets", dependencies: ["Tokenizers", "ChatTemplates"], swiftSettings: fast),
+        .target(name: "LoRA", dependencies: ["Models", "ModelIO", "Tensors"], swiftSettings: fast),
+        .target(name: "Training", dependencies: ["Models", "LoRA", "Datasets", "Generation", "Tokenizers", "ChatTemplates", "ModelIO", "Tensors"], swiftSettings: fast),
         .executableTarget(
             name: "swifttune",
-            dependencies: ["Tensors", "Quantization", "ModelIO", "Tokenizers", "ChatTemplates", "Datasets", "CBLAS",
+            dependencies: ["Tensors", "Quantization", "ModelIO", "Tokenizers", "ChatTemplates", "Datasets", "CBLAS", "Models", "LoRA", "Training",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: fast),
         .executableTarget(
@@ -45,6 +47,8 @@ let package = Package(
         .testTarget(name: "ModelsTests", dependencies: ["Models"], resources: [.copy("Fixtures")]),
         .testTarget(name: "GenerationTests", dependencies: ["Generation"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
+        .testTarget(name: "LoRATests", dependencies: ["LoRA", "Models", "ModelIO", "Tensors"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Models", "LoRA", "Datasets", "Tensors"]),
     ],
     swiftLanguageModes: [.v5]
 )
