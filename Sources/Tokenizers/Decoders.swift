@@ -154,6 +154,16 @@ struct WordPieceDecoder: Decoder {
     }
 }
 
+/// `BPEDecoder`: the end-of-word suffix (e.g. CLIP's `</w>`) becomes a space, except on the last token.
+struct BPESuffixDecoder: Decoder {
+    let suffix: String
+    func decodeChain(_ tokens: [String]) -> [String] {
+        tokens.enumerated().map { i, t in
+            t.replacingOccurrences(of: suffix, with: i == tokens.count - 1 ? "" : " ")
+        }
+    }
+}
+
 struct SequenceDecoder: Decoder {
     let decoders: [Decoder]
     func decodeChain(_ tokens: [String]) -> [String] {
@@ -188,6 +198,8 @@ func makeDecoder(_ o: JSONObject) throws -> Decoder {
         return MetaspaceDecoder(replacement: ch, prepend: prepend)
     case "WordPiece":
         return WordPieceDecoder(prefix: try o.optionalString("prefix") ?? "##", cleanup: try o.bool("cleanup", default: true))
+    case "BPEDecoder":
+        return BPESuffixDecoder(suffix: try o.optionalString("suffix") ?? "</w>")
     case "Sequence":
         return SequenceDecoder(decoders: try o.objects("decoders").map(makeDecoder))
     default:

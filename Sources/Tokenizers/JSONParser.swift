@@ -204,6 +204,17 @@ struct JSONDict {
 
     var count: Int { pairs.count }
 
+    /// Replaces (or adds) a key's value.
+    mutating func set(_ key: String, _ value: Any) {
+        if let i = pairs.lastIndex(where: { $0.key.utf8.elementsEqual(key.utf8) }) {
+            pairs[i].value = value
+        } else {
+            pairs.append((key, value))
+            if pairs.count > 16 { index[TokenKey(key)] = pairs.count - 1 }
+            if pairs.count == 17 { finish() }
+        }
+    }
+
     subscript(key: String) -> Any? {
         if pairs.count > 16 { return index[TokenKey(key)].map { pairs[$0].value } }
         for p in pairs.reversed() where p.key.utf8.elementsEqual(key.utf8) { return p.value }

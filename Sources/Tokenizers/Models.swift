@@ -5,6 +5,9 @@ struct TokenSink {
     var ids: [UInt32] = []
     var los: [Int32] = []
     var his: [Int32] = []
+    /// Token strings that differ from the vocabulary entry of the id, by token index (Unigram's
+    /// unknown pieces keep their text).
+    var strings: [Int: String] = [:]
     @inline(__always) mutating func add(_ id: UInt32, _ lo: Int, _ hi: Int) {
         ids.append(id); los.append(Int32(lo)); his.append(Int32(hi))
     }
@@ -35,16 +38,15 @@ protocol TokenizerModel: Sendable {
 
 /// Open-addressing hash map from a pair of token ids to a merge (rank, new id). Faster than Dictionary in the BPE hot loop.
 struct MergeTable: Sendable {
-    private var keys: [UInt64]
-    private var values: [UInt64]
+    /// Interleaved `key, value` slots (one cache line holds both); key `UInt64.max` marks an empty slot.
+    private var slots: [UInt64]
     private let mask: Int
     private(set) var count = 0
 
     init(capacity: Int) {
         var size = 16
         while size < capacity * 2 { size <<= 1 }
-        keys = [UInt64](repeating: UInt64.max, count: size)
-        values = [UInt64](repeating: 0, count: size)
+        slots = [UInt64](repeating: UInt64.max, count: size * 2)
         mask = size - 1
     }
 
@@ -58,23 +60,23 @@ struct MergeTable: Sendable {
     mutating func insertIfAbsent(_ a: UInt32, _ b: UInt32, rank: UInt32, newId: UInt32) {
         let k = UInt64(a) << 32 | UInt64(b)
         var i = MergeTable.hash(k) & mask
-        while keys[i] != UInt64.max {
-            if keys[i] == k { return }
+        while slots[2 * i] != UInt64.max {
+            if slots[2 * i] == k { return }
             i = (i + 1) & mask
         }
-        keys[i] = k
-        values[i] = UInt64(rank) << 32 | UInt64(newId)
+        slots[2 * i] = k
+        slots[2 * i + 1] = UInt64(rank) << 32 | UInt64(newId)
         count += 1
     }
 
     /// `rank << 32 | newId`, or nil.
     @inline(__always) func get(_ a: UInt32, _ b: UInt32) -> UInt64? {
         let k = UInt64(a) << 32 | UInt64(b)
-        return keys.withUnsafeBufferPointer { kp in
+        return slots.withUnsafeBufferPointer { sp in
             var i = MergeTable.hash(k) & mask
             while true {
-                let x = kp[i]
-                if x == k { return values.withUnsafeBufferPointer { $0[i] } }
+                let x = sp[2 * i]
+                if x == k { return sp[2 * i + 1] }
                 if x == UInt64.max { return nil }
                 i = (i + 1) & mask
             }
@@ -173,6 +175,10 @@ struct BPEModel: TokenizerModel {
     func tokenize(_ s: UnsafeBufferPointer<UInt32>, into sink: inout TokenSink, scratch: inout ModelScratch) {
         let n = s.count
         if n == 0 { return }
+        if n == 1, let id = symbolId(s, 0) {
+            sink.add(id, 0, 1)
+            return
+        }
         if ignoreMerges, let id = vocab[TokenKey(scalarsToString(s))] {
             sink.add(id, 0, n)
             return
@@ -240,7 +246,8 @@ struct BPEModel: TokenizerModel {
     }
 
     /// Applies merges to the symbols in `scratch` (a linked list over arrays plus a min-heap of
-    /// `rank << 32 | position`), exactly like `Word::merge_all` in `tokenizers`.
+    /// `rank << 32 | position`), exactly like `Word::merge_all` in `tokenizers`: the lowest rank first,
+    /// the leftmost on ties, stale heap entries skipped.
     private func mergeAll(_ sc: inout ModelScratch) {
         let m = sc.symIds.count
         sc.prev.removeAll(keepingCapacity: true)
@@ -251,63 +258,70 @@ struct BPEModel: TokenizerModel {
         }
         if m < 2 { return }
         sc.heap.removeAll(keepingCapacity: true)
-        for k in 0..<(m - 1) {
-            if let v = merges.get(sc.symIds[k], sc.symIds[k + 1]) {
-                heapPush(&sc.heap, (v >> 32) << 32 | UInt64(k))
+        let merges = self.merges
+        sc.symIds.withUnsafeMutableBufferPointer { ids in
+        sc.symHi.withUnsafeMutableBufferPointer { his in
+        sc.prev.withUnsafeMutableBufferPointer { prev in
+        sc.next.withUnsafeMutableBufferPointer { next in
+            for k in 0..<(m - 1) {
+                if let v = merges.get(ids[k], ids[k + 1]) { heapPush(&sc.heap, (v >> 32) << 32 | UInt64(k)) }
+            }
+            while let top = heapPop(&sc.heap) {
+                let rank = top >> 32
+                let pos = Int(top & 0xFFFF_FFFF)
+                if his[pos] < 0 { continue }  // removed
+                let nx = next[pos]
+                if nx < 0 { continue }
+                let right = Int(nx)
+                guard let v = merges.get(ids[pos], ids[right]), v >> 32 == rank else { continue }
+                ids[pos] = UInt32(truncatingIfNeeded: v)
+                his[pos] = his[right]
+                his[right] = -1
+                let rn = next[right]
+                next[pos] = rn
+                if rn >= 0 { prev[Int(rn)] = Int32(pos) }
+                let pv = prev[pos]
+                if pv >= 0, let w = merges.get(ids[Int(pv)], ids[pos]) { heapPush(&sc.heap, (w >> 32) << 32 | UInt64(pv)) }
+                if rn >= 0, let w = merges.get(ids[pos], ids[Int(rn)]) { heapPush(&sc.heap, (w >> 32) << 32 | UInt64(pos)) }
             }
         }
-        while let top = heapPop(&sc.heap) {
-            let rank = top >> 32
-            let pos = Int(top & 0xFFFF_FFFF)
-            if sc.symHi[pos] < 0 { continue }  // removed
-            let nx = sc.next[pos]
-            if nx < 0 { continue }
-            let right = Int(nx)
-            guard let v = merges.get(sc.symIds[pos], sc.symIds[right]), v >> 32 == rank else { continue }
-            // Merge right into pos.
-            sc.symIds[pos] = UInt32(truncatingIfNeeded: v)
-            sc.symHi[pos] = sc.symHi[right]
-            sc.symHi[right] = -1
-            let rn = sc.next[right]
-            sc.next[pos] = rn
-            if rn >= 0 { sc.prev[Int(rn)] = Int32(pos) }
-            let pv = sc.prev[pos]
-            if pv >= 0, let w = merges.get(sc.symIds[Int(pv)], sc.symIds[pos]) {
-                heapPush(&sc.heap, (w >> 32) << 32 | UInt64(pv))
-            }
-            if rn >= 0, let w = merges.get(sc.symIds[pos], sc.symIds[Int(rn)]) {
-                heapPush(&sc.heap, (w >> 32) << 32 | UInt64(pos))
-            }
+        }
+        }
         }
     }
 }
 
 @inline(__always) func heapPush(_ h: inout [UInt64], _ v: UInt64) {
     h.append(v)
-    var i = h.count - 1
-    while i > 0 {
-        let p = (i - 1) >> 1
-        if h[p] <= h[i] { break }
-        h.swapAt(p, i)
-        i = p
+    h.withUnsafeMutableBufferPointer { b in
+        var i = b.count - 1
+        while i > 0 {
+            let p = (i - 1) >> 1
+            if b[p] <= v { break }
+            b[i] = b[p]
+            i = p
+        }
+        b[i] = v
     }
 }
 
 @inline(__always) func heapPop(_ h: inout [UInt64]) -> UInt64? {
     guard let last = h.popLast() else { return nil }
     if h.isEmpty { return last }
-    let top = h[0]
-    h[0] = last
-    var i = 0
-    let n = h.count
-    while true {
-        let l = 2 * i + 1
-        if l >= n { break }
-        var c = l
-        if l + 1 < n && h[l + 1] < h[l] { c = l + 1 }
-        if h[i] <= h[c] { break }
-        h.swapAt(i, c)
-        i = c
+    return h.withUnsafeMutableBufferPointer { b -> UInt64 in
+        let top = b[0]
+        let n = b.count
+        var i = 0
+        while true {
+            let l = 2 * i + 1
+            if l >= n { break }
+            var c = l
+            if l + 1 < n && b[l + 1] < b[l] { c = l + 1 }
+            if last <= b[c] { break }
+            b[i] = b[c]
+            i = c
+        }
+        b[i] = last
+        return top
     }
-    return top
 }

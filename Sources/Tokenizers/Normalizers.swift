@@ -109,12 +109,12 @@ struct StripNormalizer: Normalizer {
     }
 }
 
-/// `StripAccents`: removes combining marks (meant to follow NFD/NFKD).
+/// `StripAccents`: removes combining marks (categories Mn, Mc, Me; meant to follow NFD/NFKD).
 struct StripAccentsNormalizer: Normalizer {
     func normalize(_ s: inout NormalizedString) {
         var out = NormalizedString()
         out.reserve(s.count)
-        for (k, v) in s.scalars.enumerated() where !(v < 0x10000 && CharClass.of(v) & CharClass.mark != 0 && Unicode.Scalar(v)?.properties.generalCategory == .nonspacingMark) {
+        for (k, v) in s.scalars.enumerated() where CharClass.of(v) & CharClass.mark == 0 {
             out.append(v, s.spans[k])
         }
         s = out

@@ -3,18 +3,31 @@ import Foundation
 /// A `post_processor` of tokenizer.json: adds special tokens around one or two sequences
 /// when `add_special_tokens` is true (and may adjust offsets).
 protocol PostProcessor: Sendable {
-    func process(_ a: Encoding, _ b: Encoding?, addSpecialTokens: Bool) -> Encoding
-    /// How many tokens `process` adds (for truncation).
+    /// Processes the sequences (one, or two for a pair) like `process_encodings` in `tokenizers`:
+    /// processors that add special tokens return one merged encoding, ByteLevel returns its inputs
+    /// with trimmed offsets, so a `Sequence` can chain them.
+    func processEncodings(_ encs: [Encoding], addSpecialTokens: Bool) -> [Encoding]
+    /// How many tokens processing adds (for truncation).
     func addedTokens(isPair: Bool) -> Int
+}
+
+extension PostProcessor {
+    func process(_ a: Encoding, _ b: Encoding?, addSpecialTokens: Bool) -> Encoding {
+        var inputs = [a]
+        if var b {
+            b.setTypeIds(1)
+            inputs.append(b)
+        }
+        let outs = processEncodings(inputs, addSpecialTokens: addSpecialTokens)
+        var e = outs.first ?? Encoding()
+        for o in outs.dropFirst() { e.append(contentsOf: o) }
+        return e
+    }
 }
 
 /// Default when there is no post-processor: concatenate, second sequence gets type id 1.
 struct ConcatPostProcessor: PostProcessor {
-    func process(_ a: Encoding, _ b: Encoding?, addSpecialTokens: Bool) -> Encoding {
-        var e = a
-        if let b { e.append(contentsOf: b, typeId: 1) }
-        return e
-    }
+    func processEncodings(_ encs: [Encoding], addSpecialTokens: Bool) -> [Encoding] { encs }
     func addedTokens(isPair: Bool) -> Int { 0 }
 }
 
@@ -27,7 +40,9 @@ struct TemplatePostProcessor: PostProcessor {
     let single: [Piece]
     let pair: [Piece]
 
-    func process(_ a: Encoding, _ b: Encoding?, addSpecialTokens: Bool) -> Encoding {
+    func processEncodings(_ encs: [Encoding], addSpecialTokens: Bool) -> [Encoding] {
+        guard let a = encs.first else { return encs }
+        let b: Encoding? = encs.count > 1 ? encs[1] : nil
         let template = b == nil ? single : pair
         var out = Encoding()
         for p in template {
@@ -40,7 +55,7 @@ struct TemplatePostProcessor: PostProcessor {
                 }
             }
         }
-        return out
+        return [out]
     }
 
     func addedTokens(isPair: Bool) -> Int {
@@ -99,14 +114,13 @@ struct ByteLevelPostProcessor: PostProcessor {
     let trimOffsets: Bool
     let addPrefixSpace: Bool
 
-    func process(_ a: Encoding, _ b: Encoding?, addSpecialTokens: Bool) -> Encoding {
-        var a = a
-        var b = b
-        if trimOffsets {
-            ByteLevelPostProcessor.trim(&a, addPrefixSpace: addPrefixSpace)
-            if b != nil { ByteLevelPostProcessor.trim(&b!, addPrefixSpace: addPrefixSpace) }
+    func processEncodings(_ encs: [Encoding], addSpecialTokens: Bool) -> [Encoding] {
+        guard trimOffsets else { return encs }
+        return encs.map { e in
+            var e = e
+            ByteLevelPostProcessor.trim(&e, addPrefixSpace: addPrefixSpace)
+            return e
         }
-        return ConcatPostProcessor().process(a, b, addSpecialTokens: addSpecialTokens)
     }
 
     func addedTokens(isPair: Bool) -> Int { 0 }
@@ -139,14 +153,18 @@ struct BertLikePostProcessor: PostProcessor {
     let trimOffsets: Bool
     let addPrefixSpace: Bool
 
-    func process(_ a: Encoding, _ b: Encoding?, addSpecialTokens: Bool) -> Encoding {
-        var a = a
-        var b = b
+    func processEncodings(_ encs: [Encoding], addSpecialTokens: Bool) -> [Encoding] {
+        guard var a = encs.first else { return encs }
+        var b: Encoding? = encs.count > 1 ? encs[1] : nil
         if roberta && trimOffsets {
             ByteLevelPostProcessor.trim(&a, addPrefixSpace: addPrefixSpace)
             if b != nil { ByteLevelPostProcessor.trim(&b!, addPrefixSpace: addPrefixSpace) }
         }
-        guard addSpecialTokens else { return ConcatPostProcessor().process(a, b, addSpecialTokens: false) }
+        guard addSpecialTokens else {
+            // Without special tokens the sequences are concatenated; Roberta gives the pair type id 0.
+            if roberta, b != nil { b!.setTypeIds(0) }
+            return b.map { [a, $0] } ?? [a]
+        }
         var out = Encoding()
         out.append(id: cls.id, token: cls.token, offset: TokenOffset(0, 0), typeId: 0, special: true)
         out.append(contentsOf: a, typeId: 0)
@@ -157,7 +175,7 @@ struct BertLikePostProcessor: PostProcessor {
             out.append(contentsOf: b, typeId: t)
             out.append(id: sep.id, token: sep.token, offset: TokenOffset(0, 0), typeId: t, special: true)
         }
-        return out
+        return [out]
     }
 
     func addedTokens(isPair: Bool) -> Int { isPair ? (roberta ? 4 : 3) : 2 }
@@ -165,14 +183,9 @@ struct BertLikePostProcessor: PostProcessor {
 
 struct SequencePostProcessor: PostProcessor {
     let processors: [PostProcessor]
-    func process(_ a: Encoding, _ b: Encoding?, addSpecialTokens: Bool) -> Encoding {
-        // Each step sees the previous result as a single sequence, as in `tokenizers`.
-        var e = a
-        var pair = b
-        for p in processors {
-            e = p.process(e, pair, addSpecialTokens: addSpecialTokens)
-            pair = nil
-        }
+    func processEncodings(_ encs: [Encoding], addSpecialTokens: Bool) -> [Encoding] {
+        var e = encs
+        for p in processors { e = p.processEncodings(e, addSpecialTokens: addSpecialTokens) }
         return e
     }
     func addedTokens(isPair: Bool) -> Int { processors.reduce(0) { $0 + $1.addedTokens(isPair: isPair) } }

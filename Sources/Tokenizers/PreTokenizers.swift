@@ -270,7 +270,7 @@ struct PunctuationPreTokenizer: PreTokenizer {
         return CharClass.of(v) & CharClass.punct != 0
     }
     func preTokenize(_ p: inout PieceList) {
-        splitPieces(&p, matcher: PredicateMatcher(predicate: PunctuationPreTokenizer.isPunctuation), behavior: behavior)
+        splitPieces(&p, matcher: PredicateMatcher { PunctuationPreTokenizer.isPunctuation($0) }, behavior: behavior)
     }
 }
 

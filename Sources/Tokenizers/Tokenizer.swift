@@ -206,6 +206,7 @@ public final class Tokenizer: @unchecked Sendable {
                     sink.ids.removeAll(keepingCapacity: true)
                     sink.los.removeAll(keepingCapacity: true)
                     sink.his.removeAll(keepingCapacity: true)
+                    if !sink.strings.isEmpty { sink.strings.removeAll() }
                     model.tokenize(UnsafeBufferPointer(rebasing: all[piece.lo..<piece.hi]), into: &sink, scratch: &scratch)
                     for k in 0..<sink.ids.count {
                         let id = Int(sink.ids[k])
@@ -213,7 +214,8 @@ public final class Tokenizer: @unchecked Sendable {
                         let hi = piece.lo + Int(sink.his[k])
                         let start = hi > lo ? Int(spans[lo].start) : Int(spans[min(lo, spans.count - 1)].start)
                         let end = hi > lo ? Int(spans[hi - 1].end) : start
-                        out.append(id: id, token: model.idToToken(id) ?? "", offset: TokenOffset(start, end), typeId: 0, special: false)
+                        let token = sink.strings.isEmpty ? model.idToToken(id) : (sink.strings[k] ?? model.idToToken(id))
+                        out.append(id: id, token: token ?? "", offset: TokenOffset(start, end), typeId: 0, special: false)
                     }
                 }
             }

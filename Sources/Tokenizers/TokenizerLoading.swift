@@ -47,7 +47,14 @@ extension Tokenizer {
     }
 
     convenience init(tokenizerJSON data: Data, name: String, config: JSONObject?, specialTokensMap: JSONObject?, chatTemplate: String?) throws {
-        let root = try JSONObject(try parseJSON(data, name: name), path: "", file: name)
+        try self.init(parsedRoot: try parseJSON(data, name: name), name: name, config: config, specialTokensMap: specialTokensMap,
+                      chatTemplate: chatTemplate)
+    }
+
+    /// From an already parsed tokenizer.json (`JSONParser` output).
+    convenience init(parsedRoot: Any, name: String, config: JSONObject? = nil, specialTokensMap: JSONObject? = nil,
+                     chatTemplate: String? = nil) throws {
+        let root = try JSONObject(parsedRoot, path: "", file: name)
         // Added tokens.
         var addedTokens: [AddedToken] = []
         if root.has("added_tokens") {
@@ -186,8 +193,7 @@ func makeModel(_ m: JSONObject) throws -> TokenizerModel {
                                   prefix: try m.optionalString("continuing_subword_prefix") ?? "##",
                                   maxInputCharsPerWord: try m.optionalInt("max_input_chars_per_word") ?? 100, file: m.file)
     case "Unigram":
-        _ = try UnigramModel(m)
-        throw TokenizerError.unsupported(file: m.file, field: m.sub("type"), type: "Unigram")
+        return try UnigramModel(m)
     case nil:
         throw TokenizerError.invalidField(file: m.file, field: m.sub("type"), expected: "\"BPE\", \"WordPiece\" or \"Unigram\"")
     case let t?:

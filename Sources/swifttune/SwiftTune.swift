@@ -6,7 +6,7 @@ struct SwiftTune: ParsableCommand {
         commandName: "swifttune",
         abstract: "Fine-tune, chat with, export and serve language models — Swift-native, no Python.",
         version: SwiftTuneVersion.string,
-        subcommands: [Env.self, Template.self, DataCommand.self, Merge.self])
+        subcommands: [Env.self, Template.self, DataCommand.self, Merge.self, Tokenize.self, Detokenize.self, Train.self])
 }
 
 enum SwiftTuneVersion {

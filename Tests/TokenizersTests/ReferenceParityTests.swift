@@ -48,4 +48,6 @@ final class ReferenceParityTests: XCTestCase {
     func testLlama3() throws { try check("llama3") }
     func testLlama2() throws { try check("llama2") }
     func testMistral() throws { try check("mistral-7b-v0.3") }
+    /// t5-small: Unigram + Precompiled normalizer (optional in the brief).
+    func testT5Small() throws { try check("t5-small") }
 }
