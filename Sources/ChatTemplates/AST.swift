@@ -26,7 +26,32 @@ final class Expr {
     }
     let kind: Kind
     let pos: SourcePos
-    init(_ kind: Kind, _ pos: SourcePos) { self.kind = kind; self.pos = pos }
+    /// Height of this expression tree (1 for a leaf); the parser bounds it so evaluation and deallocation
+    /// never recurse deeply.
+    let height: Int
+    init(_ kind: Kind, _ pos: SourcePos) {
+        self.kind = kind; self.pos = pos
+        func h(_ e: Expr?) -> Int { e?.height ?? 0 }
+        func hs(_ es: [Expr]) -> Int { es.reduce(0) { max($0, $1.height) } }
+        func hk(_ kw: [(String, Expr)]) -> Int { kw.reduce(0) { max($0, $1.1.height) } }
+        let c: Int
+        switch kind {
+        case .const, .name: c = 0
+        case .list(let a), .tuple(let a): c = hs(a)
+        case .dict(let p): c = p.reduce(0) { max($0, $1.0.height, $1.1.height) }
+        case .getattr(let o, _): c = o.height
+        case .getitem(let o, let k): c = max(o.height, k.height)
+        case .slice(let o, let a, let b, let s): c = max(o.height, h(a), h(b), h(s))
+        case .call(let f, let a, let k): c = max(f.height, hs(a), hk(k))
+        case .filter(let i, _, let a, let k): c = max(h(i), hs(a), hk(k))
+        case .test(let i, _, let a, let k, _): c = max(i.height, hs(a), hk(k))
+        case .not(let x), .neg(let x), .pos(let x): c = x.height
+        case .binary(_, let l, let r), .and(let l, let r), .or(let l, let r): c = max(l.height, r.height)
+        case .compare(let f, let ops): c = ops.reduce(f.height) { max($0, $1.1.height) }
+        case .cond(let a, let b, let d): c = max(a.height, b.height, h(d))
+        }
+        height = c + 1
+    }
 }
 
 /// What `for` and `set` assign to.

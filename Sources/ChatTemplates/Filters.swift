@@ -8,6 +8,8 @@ enum Filters {
         "max", "min", "reject", "rejectattr", "replace", "reverse", "round", "safe", "select", "selectattr", "slice",
         "sort", "string", "striptags", "sum", "title", "tojson", "trim", "truncate", "unique", "upper", "wordcount",
         "pprint", "urlencode",
+        // jinja builtins this engine does not implement: accepted when parsing, an error if used.
+        "groupby", "filesizeformat", "wordwrap", "xmlattr", "urlize", "random",
     ]
 
     static func undefinedCheck(_ v: Value) throws {

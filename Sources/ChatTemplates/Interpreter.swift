@@ -10,10 +10,13 @@ public struct TemplateLimits: Sendable {
     public var maxCollectionSize: Int = 4_000_000
     /// Deepest nesting of macro calls.
     public var maxCallDepth: Int = 48
-    /// Deepest syntactic nesting (blocks inside blocks, parentheses...).
-    public var maxNestingDepth: Int = 64
-    /// Stack the renderer may use, in bytes: guards deep recursion on threads with small stacks.
-    public var maxStackBytes: Int = 384 << 10
+    /// Deepest syntactic nesting (blocks inside blocks, parentheses, brackets...).
+    public var maxNestingDepth: Int = 100
+    /// Most stack the renderer may use, in bytes. It also always leaves `stackReserveBytes` of the
+    /// thread's actual stack free, so small-stack threads get an error instead of a crash.
+    public var maxStackBytes: Int = 4 << 20
+    /// Stack kept free below the renderer (for the caller, error handling and runtime calls).
+    public var stackReserveBytes: Int = 64 << 10
     public init() {}
 }
 
@@ -77,6 +80,8 @@ public final class Interpreter {
     var iterations = 0
     var callDepth = 0
     var stackBase: UInt = 0
+    /// Lowest stack address the renderer may reach.
+    var stackLimit: UInt = 0
     /// (byte offset in the root output where the block starts, its text)
     var generationMarks: [(Int, String)] = []
     var globals: [String: Value] = [:]
@@ -90,8 +95,7 @@ public final class Interpreter {
     func checkStack() throws {
         var marker: UInt8 = 0
         let here = withUnsafeMutablePointer(to: &marker) { UInt(bitPattern: $0) }
-        let used = stackBase > here ? stackBase - here : here - stackBase
-        if used > UInt(limits.maxStackBytes) { throw TemplateError(.limit, "template recursion too deep (stack budget \(limits.maxStackBytes) bytes)") }
+        if here < stackLimit { throw TemplateError(.limit, "template recursion too deep (stack budget \(limits.maxStackBytes) bytes)") }
     }
 
     // MARK: output
@@ -120,6 +124,12 @@ public final class Interpreter {
     func run(_ nodes: [Node], context: [String: Value]) throws -> String {
         var marker: UInt8 = 0
         stackBase = withUnsafeMutablePointer(to: &marker) { UInt(bitPattern: $0) }
+        let budget = UInt(max(0, limits.maxStackBytes))
+        stackLimit = stackBase > budget ? stackBase - budget : 0
+        if let low = StackBounds.lowAddress() {
+            let floor = low + UInt(max(0, limits.stackReserveBytes))
+            if floor > stackLimit { stackLimit = floor }
+        }
         let root = Scope(parent: nil)
         root.vars = context
         let flow = try exec(nodes, root)
@@ -276,6 +286,7 @@ public final class Interpreter {
     // MARK: expressions
 
     func eval(_ e: Expr, _ scope: Scope) throws -> Value {
+        try checkStack()
         do { return try evalInner(e, scope) } catch let err as TemplateError { throw err.at(e.pos) }
     }
 

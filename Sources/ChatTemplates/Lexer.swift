@@ -49,7 +49,19 @@ struct Lexer {
         for (i, c) in src.enumerated() where c == 10 { lineStarts.append(i + 1) }
     }
 
-    func position(_ offset: Int) -> SourcePos {
+    // Tokens are produced left to right: resume the column count from the previous position.
+    var cacheOffset = 0, cacheLine = 1, cacheCol = 1
+
+    mutating func position(_ offset: Int) -> SourcePos {
+        if offset >= cacheOffset && offset <= src.count {
+            var i = cacheOffset, line = cacheLine, col = cacheCol
+            while i < offset {
+                if src[i] == 10 { line += 1; col = 1 } else if src[i] & 0xC0 != 0x80 { col += 1 }
+                i += 1
+            }
+            cacheOffset = offset; cacheLine = line; cacheCol = col
+            return SourcePos(line: line, column: col)
+        }
         var lo = 0, hi = lineStarts.count - 1
         while lo < hi { let mid = (lo + hi + 1) / 2; if lineStarts[mid] <= offset { lo = mid } else { hi = mid - 1 } }
         var col = 1
@@ -58,7 +70,7 @@ struct Lexer {
         return SourcePos(line: lo + 1, column: col)
     }
 
-    func fail(_ msg: String, _ offset: Int) -> TemplateError { .syntax(msg, position(offset)) }
+    mutating func fail(_ msg: String, _ offset: Int) -> TemplateError { .syntax(msg, position(offset)) }
 
     @inline(__always) func at(_ i: Int, _ c: Character) -> Bool { i < src.count && src[i] == c.asciiValue! }
 

@@ -6,8 +6,20 @@ struct Parser {
     let maxDepth: Int
     /// Open block tags, innermost last (for error messages).
     var openTags: [String] = []
+    /// jinja rejects unknown filters and tests when compiling, except where the template guards them
+    /// with `is filter` / `is test`; we then leave the check to render time.
+    var checkNames = true
 
-    init(tokens: [Token], maxDepth: Int) { toks = tokens; self.maxDepth = maxDepth }
+    var stackLimit: UInt = 0
+
+    init(tokens: [Token], maxDepth: Int) {
+        toks = tokens; self.maxDepth = maxDepth
+        var marker: UInt8 = 0
+        let here = withUnsafeMutablePointer(to: &marker) { UInt(bitPattern: $0) }
+        let budget: UInt = 4 << 20
+        stackLimit = here > budget ? here - budget : 0
+        if let low = StackBounds.lowAddress(), low + (64 << 10) > stackLimit { stackLimit = low + (64 << 10) }
+    }
 
     var cur: Token { toks[i] }
     var curTok: Tok { toks[i].tok }
@@ -32,6 +44,18 @@ struct Parser {
 
     func fail(_ msg: String) -> TemplateError { .syntax(msg, cur.pos) }
 
+    /// Most levels an expression tree may have.
+    var maxHeight: Int { maxDepth * 4 }
+
+    /// Make an expression node, refusing trees deeper than `maxHeight` (e.g. `a|f|f|f...` or `1+1+1...`).
+    func mk(_ kind: Expr.Kind, _ pos: SourcePos) throws -> Expr {
+        let e = Expr(kind, pos)
+        if e.height > maxHeight {
+            throw TemplateError(.limit, "expression nested deeper than \(maxHeight) levels", line: Int(pos.line), column: pos.column)
+        }
+        return e
+    }
+
     func isOp(_ o: String) -> Bool { if case .op(let x) = curTok { return x == o }; return false }
     func isName(_ n: String) -> Bool { if case .name(let x) = curTok { return x == n }; return false }
     mutating func skipOp(_ o: String) -> Bool { if isOp(o) { advance(); return true }; return false }
@@ -49,7 +73,9 @@ struct Parser {
     }
     mutating func enter() throws {
         depth += 1
-        if depth > maxDepth { throw TemplateError(.limit, "template nesting deeper than \(maxDepth) levels", line: Int(cur.pos.line), column: cur.pos.column) }
+        var marker: UInt8 = 0
+        let here = withUnsafeMutablePointer(to: &marker) { UInt(bitPattern: $0) }
+        if depth > maxDepth || here < stackLimit { throw TemplateError(.limit, "template nesting deeper than \(maxDepth) levels", line: Int(cur.pos.line), column: cur.pos.column) }
     }
 
     // MARK: statements
@@ -197,7 +223,7 @@ struct Parser {
             let pos = cur.pos
             advance(); advance()
             let attr = try expectName()
-            return .attr(Expr(.name(ns), pos), attr)
+            return .attr(try mk(.name(ns), pos), attr)
         }
         let e = try parseTuple(simplified: true, extraEnd: extraEnd)
         return try toTarget(e)
@@ -239,7 +265,7 @@ struct Parser {
             if let a = args.first { return a }
             if !explicitParens { throw fail("Expected an expression, got \(describe(curTok))") }
         }
-        return Expr(.tuple(args), pos)
+        return try mk(.tuple(args), pos)
     }
 
     mutating func parseExpression(withCondexpr: Bool = true) throws -> Expr {
@@ -255,20 +281,20 @@ struct Parser {
             let e2 = try parseOr()
             var e3: Expr? = nil
             if skipName("else") { e3 = try parseCondexpr() }
-            e1 = Expr(.cond(e2, e1, e3), pos)
+            e1 = try mk(.cond(e2, e1, e3), pos)
         }
         return e1
     }
 
     mutating func parseOr() throws -> Expr {
         var l = try parseAnd()
-        while isName("or") { let p = cur.pos; advance(); l = Expr(.or(l, try parseAnd()), p) }
+        while isName("or") { let p = cur.pos; advance(); l = try mk(.or(l, try parseAnd()), p) }
         return l
     }
 
     mutating func parseAnd() throws -> Expr {
         var l = try parseNot()
-        while isName("and") { let p = cur.pos; advance(); l = Expr(.and(l, try parseNot()), p) }
+        while isName("and") { let p = cur.pos; advance(); l = try mk(.and(l, try parseNot()), p) }
         return l
     }
 
@@ -276,7 +302,7 @@ struct Parser {
         if isName("not") {
             let p = cur.pos; advance()
             try enter(); defer { depth -= 1 }
-            return Expr(.not(try parseNot()), p)
+            return try mk(.not(try parseNot()), p)
         }
         return try parseCompare()
     }
@@ -294,21 +320,21 @@ struct Parser {
                 advance(); advance(); ops.append((.notin, try parseMath1()))
             } else { break }
         }
-        return ops.isEmpty ? e : Expr(.compare(e, ops), pos)
+        return ops.isEmpty ? e : try mk(.compare(e, ops), pos)
     }
 
     mutating func parseMath1() throws -> Expr {
         var l = try parseConcat()
         while case .op(let o) = curTok, o == "+" || o == "-" {
             let p = cur.pos; advance()
-            l = Expr(.binary(o == "+" ? .add : .sub, l, try parseConcat()), p)
+            l = try mk(.binary(o == "+" ? .add : .sub, l, try parseConcat()), p)
         }
         return l
     }
 
     mutating func parseConcat() throws -> Expr {
         var l = try parseMath2()
-        while isOp("~") { let p = cur.pos; advance(); l = Expr(.binary(.concat, l, try parseMath2()), p) }
+        while isOp("~") { let p = cur.pos; advance(); l = try mk(.binary(.concat, l, try parseMath2()), p) }
         return l
     }
 
@@ -316,23 +342,27 @@ struct Parser {
         var l = try parsePow()
         while case .op(let o) = curTok, let op = ["*": Expr.BinOp.mul, "/": .div, "//": .floordiv, "%": .mod][o] {
             let p = cur.pos; advance()
-            l = Expr(.binary(op, l, try parsePow()), p)
+            l = try mk(.binary(op, l, try parsePow()), p)
         }
         return l
     }
 
     mutating func parsePow() throws -> Expr {
         var l = try parseUnary()
-        while isOp("**") { let p = cur.pos; advance(); l = Expr(.binary(.pow, l, try parseUnary()), p) }
+        while isOp("**") { let p = cur.pos; advance(); l = try mk(.binary(.pow, l, try parseUnary()), p) }
         return l
     }
 
     mutating func parseUnary(withFilter: Bool = true) throws -> Expr {
-        try enter(); defer { depth -= 1 }
         let pos = cur.pos
         var node: Expr
-        if isOp("-") { advance(); node = Expr(.neg(try parseUnary(withFilter: false)), pos) }
-        else if isOp("+") { advance(); node = Expr(.pos(try parseUnary(withFilter: false)), pos) }
+        if isOp("-") || isOp("+") {
+            let neg = isOp("-")
+            advance()
+            try enter(); defer { depth -= 1 }
+            let inner = try parseUnary(withFilter: false)
+            node = try mk(neg ? .neg(inner) : .pos(inner), pos)
+        }
         else { node = try parsePrimary() }
         node = try parsePostfix(node)
         if withFilter { node = try parseFilterExpr(node) }
@@ -340,24 +370,23 @@ struct Parser {
     }
 
     mutating func parsePrimary() throws -> Expr {
-        try enter(); defer { depth -= 1 }
         let t = cur
         switch t.tok {
         case .name(let n):
             advance()
             switch n {
-            case "true", "True": return Expr(.const(.bool(true)), t.pos)
-            case "false", "False": return Expr(.const(.bool(false)), t.pos)
-            case "none", "None": return Expr(.const(.none), t.pos)
-            default: return Expr(.name(n), t.pos)
+            case "true", "True": return try mk(.const(.bool(true)), t.pos)
+            case "false", "False": return try mk(.const(.bool(false)), t.pos)
+            case "none", "None": return try mk(.const(.none), t.pos)
+            default: return try mk(.name(n), t.pos)
             }
         case .string(let s):
             advance()
             var buf = s
             while case .string(let more) = curTok { buf += more; advance() }
-            return Expr(.const(.string(buf)), t.pos)
-        case .int(let v): advance(); return Expr(.const(.int(v)), t.pos)
-        case .float(let v): advance(); return Expr(.const(.float(v)), t.pos)
+            return try mk(.const(.string(buf)), t.pos)
+        case .int(let v): advance(); return try mk(.const(.int(v)), t.pos)
+        case .float(let v): advance(); return try mk(.const(.float(v)), t.pos)
         case .op("("):
             advance()
             let e = try parseTuple(explicitParens: true)
@@ -372,7 +401,7 @@ struct Parser {
                 items.append(try parseExpression())
             }
             try expectOp("]")
-            return Expr(.list(items), t.pos)
+            return try mk(.list(items), t.pos)
         case .op("{"):
             advance()
             var items: [(Expr, Expr)] = []
@@ -384,7 +413,7 @@ struct Parser {
                 items.append((k, try parseExpression()))
             }
             try expectOp("}")
-            return Expr(.dict(items), t.pos)
+            return try mk(.dict(items), t.pos)
         default:
             throw fail("unexpected \(describe(t.tok))")
         }
@@ -413,8 +442,8 @@ struct Parser {
         let pos = cur.pos
         if skipOp(".") {
             switch curTok {
-            case .name(let n): advance(); return Expr(.getattr(node, n), pos)
-            case .int(let v): advance(); return Expr(.getitem(node, Expr(.const(.int(v)), pos)), pos)
+            case .name(let n): advance(); return try mk(.getattr(node, n), pos)
+            case .int(let v): advance(); return try mk(.getitem(node, try mk(.const(.int(v)), pos)), pos)
             default: throw fail("expected name or number")
             }
         }
@@ -426,9 +455,9 @@ struct Parser {
         }
         try expectOp("]")
         guard !args.isEmpty else { throw fail("expected subscript expression") }
-        let arg = args.count == 1 ? args[0] : Expr(.tuple(args), pos)
-        if case .slice(_, let a, let b, let c) = arg.kind { return Expr(.slice(node, a, b, c), pos) }
-        return Expr(.getitem(node, arg), pos)
+        let arg = args.count == 1 ? args[0] : try mk(.tuple(args), pos)
+        if case .slice(_, let a, let b, let c) = arg.kind { return try mk(.slice(node, a, b, c), pos) }
+        return try mk(.getitem(node, arg), pos)
     }
 
     mutating func parseSubscribed() throws -> Expr {
@@ -447,8 +476,8 @@ struct Parser {
             advance()
             if !isOp("]") && !isOp(",") { args.append(try parseExpression()) } else { args.append(nil) }
         } else { args.append(nil) }
-        let dummy = Expr(.const(.none), pos)
-        return Expr(.slice(dummy, args[0], args[1], args[2]), pos)
+        let dummy = try mk(.const(.none), pos)
+        return try mk(.slice(dummy, args[0], args[1], args[2]), pos)
     }
 
     mutating func parseCallArgs() throws -> ([Expr], [(String, Expr)]) {
@@ -475,7 +504,7 @@ struct Parser {
     mutating func parseCall(_ node: Expr) throws -> Expr {
         let pos = cur.pos
         let (a, k) = try parseCallArgs()
-        return Expr(.call(node, a, k), pos)
+        return try mk(.call(node, a, k), pos)
     }
 
     mutating func parseFilter(_ start: Expr?, startInline: Bool = false) throws -> Expr? {
@@ -487,9 +516,10 @@ struct Parser {
             let pos = cur.pos
             var name = try expectName()
             while isOp(".") { advance(); name += "." + (try expectName()) }
+            if checkNames && !Filters.names.contains(name) { throw TemplateError.syntax("No filter named '\(name)'.", pos) }
             var args: [Expr] = [], kwargs: [(String, Expr)] = []
             if isOp("(") { (args, kwargs) = try parseCallArgs() }
-            node = Expr(.filter(node, name, args, kwargs), pos)
+            node = try mk(.filter(node, name, args, kwargs), pos)
         }
         return node
     }
@@ -500,6 +530,7 @@ struct Parser {
         let negated = skipName("not")
         var name = try expectName()
         while isOp(".") { advance(); name += "." + (try expectName()) }
+        if checkNames && !Tests.names.contains(name) { throw TemplateError.syntax("No test named '\(name)'.", pos) }
         var args: [Expr] = [], kwargs: [(String, Expr)] = []
         if isOp("(") { (args, kwargs) = try parseCallArgs() }
         else {
@@ -516,6 +547,6 @@ struct Parser {
                 args = [a]
             }
         }
-        return Expr(.test(node, name, args, kwargs, negated: negated), pos)
+        return try mk(.test(node, name, args, kwargs, negated: negated), pos)
     }
 }
