@@ -29,7 +29,7 @@ let package = Package(
         .target(name: "Generation", dependencies: ["Models"], swiftSettings: fast),
         .target(name: "Datasets", dependencies: ["Tokenizers", "ChatTemplates"], swiftSettings: fast),
         .target(name: "LoRA", dependencies: ["Models", "ModelIO", "Tensors"], swiftSettings: fast),
-        .target(name: "Training", dependencies: ["Models", "LoRA", "Datasets", "Generation", "Tokenizers", "ChatTemplates", "ModelIO", "Tensors"], swiftSettings: fast),
+        .target(name: "Training", dependencies: ["Models", "LoRA", "Datasets", "Tokenizers", "ChatTemplates", "ModelIO", "Tensors"], swiftSettings: fast),
         .executableTarget(
             name: "swifttune",
             dependencies: ["Tensors", "Quantization", "ModelIO", "Tokenizers", "ChatTemplates", "Datasets", "CBLAS", "Models", "LoRA", "Training",
