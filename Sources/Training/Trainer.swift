@@ -11,9 +11,9 @@ public struct TrainableModel {
     public let lora: LoRAModel?
     public init(base: CausalLM, lora: LoRAModel?) { self.base = base; self.lora = lora }
 
-    public func forward(_ ids: Tensor, mask: Tensor?) throws -> Tensor {
-        if let lora { return try lora.forward(inputIds: ids, attentionMask: mask) }
-        return try base.forward(inputIds: ids, attentionMask: mask)
+    public func forward(_ ids: Tensor, mask: Tensor?, positions: Tensor? = nil) throws -> Tensor {
+        if let lora { return try lora.forward(inputIds: ids, attentionMask: mask, positionIds: positions) }
+        return try base.forward(inputIds: ids, attentionMask: mask, positionIds: positions)
     }
     public var trainableParameters: [(name: String, parameter: Parameter)] {
         lora?.trainableParameters() ?? base.trainableParameters()
@@ -131,15 +131,16 @@ public final class Trainer {
     }
 
     /// Tensors of a collated batch.
-    static func tensors(_ b: Batch) -> (ids: Tensor, labels: Tensor, mask: Tensor?, items: Int, tokens: Int) {
+    static func tensors(_ b: Batch) -> (ids: Tensor, labels: Tensor, mask: Tensor?, positions: Tensor?, items: Int, tokens: Int) {
         let rows = b.rowCount, t = b.sequenceLength
         let ids = Tensor(b.inputIds.flatMap { $0.map(Int.init) }, shape: [rows, t])
         let labels = Tensor(b.labels.flatMap { $0.map(Int.init) }, shape: [rows, t])
         let mask = b.attentionMask.map { Tensor($0.flatMap { $0.map(Int.init) }, shape: [rows, t]) }
+        let positions = b.positionIds.map { Tensor($0.flatMap { $0.map(Int.init) }, shape: [rows, t]) }
         var items = 0
         for r in b.labels { for i in 1..<max(1, r.count) where r[i] != ignoreIndex { items += 1 } }
-        let tokens = b.attentionMask.map { $0.reduce(0) { $0 + $1.reduce(0) { $0 + Int($1) } } } ?? rows * t
-        return (ids, labels, mask, items, tokens)
+        let tokens = b.attentionMask.map { $0.reduce(0) { $0 + $1.reduce(0) { $0 + Int($1) } } } ?? (b.realLength ?? rows * t)
+        return (ids, labels, mask, positions, items, tokens)
     }
 
     /// Runs training from `globalStep` to the end (or until stopped); returns HF's summary.
@@ -167,7 +168,7 @@ public final class Trainer {
                 if step < globalStep { stepInEpoch += 1; continue }   // resumed: skip finished steps
                 let firstBatch = stepInEpoch * ga
                 let lastBatch = min(batchesPerEpoch, firstBatch + ga)
-                var batches: [(ids: Tensor, labels: Tensor, mask: Tensor?, items: Int, tokens: Int)] = []
+                var batches: [(ids: Tensor, labels: Tensor, mask: Tensor?, positions: Tensor?, items: Int, tokens: Int)] = []
                 for bi in firstBatch..<lastBatch {
                     let lo = bi * args.perDeviceTrainBatchSize, hi = min(examples.count, lo + args.perDeviceTrainBatchSize)
                     batches.append(Trainer.tensors(try collator.collate(ord[lo..<hi].map { examples[$0] })))
@@ -175,7 +176,7 @@ public final class Trainer {
                 let items = batches.reduce(0) { $0 + $1.items }
                 var stepLoss = 0.0
                 for b in batches {
-                    let logits = try model.forward(b.ids, mask: b.mask)
+                    let logits = try model.forward(b.ids, mask: b.mask, positions: b.positions)
                     let (sum, _) = try model.base.lossSum(logits: logits, labels: b.labels)
                     let loss = sum / Float(max(1, items))
                     loss.backward()
@@ -196,7 +197,7 @@ public final class Trainer {
                 globalStep = step + 1
                 windowLoss += stepLoss; windowSteps += 1; totalLoss += stepLoss
                 let epochF = Double(epoch) + Double(lastBatch) / Double(batchesPerEpoch)
-                let lrNow = args.learningRate * schedule.factor(globalStep)
+                let lrNow = optimizer.lr   // HF logs the rate this step used
                 let elapsed = Date().timeIntervalSince(start)
                 let tps = Double(trainedTokens) / max(1e-9, elapsed)
                 let entry = LogEntry(step: globalStep, epoch: epochF, loss: stepLoss, gradNorm: norm, learningRate: lrNow,
@@ -345,7 +346,7 @@ func formatDuration(_ s: Double) -> String {
 
 func userCPUTime() -> Double {
     var u = rusage()
-    getrusage(RUSAGE_SELF, &u)
+    getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &u)
     return Double(u.ru_utime.tv_sec) + Double(u.ru_utime.tv_usec) / 1e6
 }
 
