@@ -176,7 +176,7 @@ final class CheckpointTests: XCTestCase {
 final class OptimizerTests: XCTestCase {
     /// torch.optim.AdamW on a 3-element parameter for 3 steps (values from torch 2.15, lr 0.1, wd 0.1).
     func testAdamWMatchesTorchFormula() {
-        let p = Parameter(Tensor([1, -2, 3], shape: [3]).requiringGrad())
+        let p = Parameter(Tensor([1, -2, 3] as [Float], shape: [3]).requiringGrad())
         let opt = AdamW(parameters: [("w", p)], lr: 0.1, weightDecay: 0.1)
         var ref: [Double] = [1, -2, 3]
         var m = [0.0, 0, 0], v = [0.0, 0, 0]
@@ -198,8 +198,8 @@ final class OptimizerTests: XCTestCase {
     }
 
     func testClipReturnsPreClipNormAndScales() {
-        let a = Parameter(Tensor([3, 0], shape: [2]).requiringGrad()), b = Parameter(Tensor([0], shape: [1]).requiringGrad())
-        a.value.grad = Tensor([3, 0], shape: [2]); b.value.grad = Tensor([4], shape: [1])
+        let a = Parameter(Tensor([3, 0] as [Float], shape: [2]).requiringGrad()), b = Parameter(Tensor([0] as [Float], shape: [1]).requiringGrad())
+        a.value.grad = Tensor([3, 0] as [Float], shape: [2]); b.value.grad = Tensor([4] as [Float], shape: [1])
         let n = Gradients.clip([a, b], maxNorm: 1)
         XCTAssertEqual(n, 5, accuracy: 1e-9)
         let g = a.value.grad!.toFloatArray() + b.value.grad!.toFloatArray()
@@ -290,7 +290,7 @@ final class ConfigTests: XCTestCase {
     }
 
     func testUnknownFieldListsValidOnes() throws {
-        try expectError(yaml + "\n  learnng_rate: 1\n", ["unknown field 'learnng_rate'", "did you mean learning_rate", "valid fields:", "warmup_ratio"])
+        try expectError(yaml, overrides: ["learnng_rate=1"], ["unknown field 'learnng_rate'", "did you mean learning_rate", "valid fields:", "warmup_ratio"])
         try expectError(yaml, overrides: ["model.pth=x"], ["unknown field 'pth'", "path"])
         try expectError(yaml + "\nextra: 1\n", ["unknown field 'extra'", "dataset"])
     }
