@@ -91,20 +91,76 @@ public struct GreedyEvaluator {
         return s
     }
 
-    /// Answers every row and scores them.
-    public func evaluate(rows: [(prompt: String, reference: String, alt: String?)], config: ModelConfig,
-                         forward: (Tensor, KVCache) throws -> Tensor) throws -> EvalResult {
+    /// Greedy continuations of several prompts at once: left-padded (HF's generation padding), positions
+    /// counted over real tokens, one KV cache; rows stop at `<|im_end|>`/EOS independently. Batching turns
+    /// the memory-bound matrix-vector decode steps into matrix products.
+    public func generateBatch(_ prompts: [[Int]], config: ModelConfig,
+                              forward: (Tensor, Tensor, Tensor, KVCache) throws -> Tensor) throws -> [[Int]] {
+        guard !prompts.isEmpty else { return [] }
+        var stops = Set<Int>()
+        if let e = tokenizer.tokenToId("<|im_end|>") { stops.insert(e) }
+        if let e = tokenizer.eosTokenId { stops.insert(e) }
+        let pad = tokenizer.padTokenId ?? 0
+        let b = prompts.count, p = prompts.map(\.count).max() ?? 0
+        var ids: [Int] = [], mask: [Int] = [], pos: [Int] = []
+        for r in prompts {
+            let padN = p - r.count
+            ids += [Int](repeating: pad, count: padN) + r
+            mask += [Int](repeating: 0, count: padN) + [Int](repeating: 1, count: r.count)
+            pos += [Int](repeating: 0, count: padN) + Array(0..<r.count)
+        }
+        let cache = KVCache(config: config, batch: b, capacity: p + section.maxNewTokens)
+        var out = [[Int]](repeating: [], count: b)
+        var done = [Bool](repeating: false, count: b)
+        var next = Tensor(ids, shape: [b, p])
+        var positions = Tensor(pos, shape: [b, p])
+        var lastPos = prompts.map { $0.count - 1 }
+        for _ in 0..<section.maxNewTokens {
+            let logits = try withNoGrad { try forward(next, Tensor(mask, shape: [b, mask.count / b]), positions, cache) }
+            let v = logits.shape[logits.rank - 1]
+            let all = logits.toFloatArray()
+            var tokens = [Int](repeating: pad, count: b)
+            for r in 0..<b {
+                var best = 0
+                var bv = -Float.infinity
+                let base = r * v
+                for j in 0..<v where all[base + j] > bv { bv = all[base + j]; best = j }
+                if !done[r] {
+                    if stops.contains(best) { done[r] = true } else { out[r].append(best); tokens[r] = best }
+                }
+            }
+            if done.allSatisfy({ $0 }) { break }
+            // Append one column: finished rows feed a masked pad.
+            var m2: [Int] = []
+            let w = mask.count / b
+            for r in 0..<b { m2 += mask[(r * w)..<((r + 1) * w)]; m2.append(done[r] ? 0 : 1) }
+            mask = m2
+            for r in 0..<b { lastPos[r] += 1 }
+            next = Tensor(tokens, shape: [b, 1])
+            positions = Tensor(lastPos, shape: [b, 1])
+        }
+        return out
+    }
+
+    /// Answers every row (in batches of `batchSize`) and scores them.
+    public func evaluate(rows: [(prompt: String, reference: String, alt: String?)], config: ModelConfig, batchSize: Int = 16,
+                         forward: (Tensor, Tensor, Tensor, KVCache) throws -> Tensor) throws -> EvalResult {
         let start = Date()
         var answers: [EvalAnswer] = []
         var n = 0
-        for r in rows {
-            let gen = try generate(try promptIds(r.prompt), config: config, forward: forward)
-            n += gen.count
-            let text = tokenizer.decode(gen, skipSpecialTokens: true).trimmingCharacters(in: .whitespacesAndNewlines)
-            let ref = r.reference.trimmingCharacters(in: .whitespacesAndNewlines)
-            let alt = r.alt.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) } ?? ref
-            answers.append(EvalAnswer(prompt: r.prompt, reference: ref, answer: text, exact: text == ref,
-                                      altExact: strip(text) == alt))
+        var i = 0
+        while i < rows.count {
+            let chunk = Array(rows[i..<min(rows.count, i + max(1, batchSize))])
+            let gens = try generateBatch(try chunk.map { try promptIds($0.prompt) }, config: config, forward: forward)
+            for (r, gen) in zip(chunk, gens) {
+                n += gen.count
+                let text = tokenizer.decode(gen, skipSpecialTokens: true).trimmingCharacters(in: .whitespacesAndNewlines)
+                let ref = r.reference.trimmingCharacters(in: .whitespacesAndNewlines)
+                let alt = r.alt.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) } ?? ref
+                answers.append(EvalAnswer(prompt: r.prompt, reference: ref, answer: text, exact: text == ref,
+                                          altExact: strip(text) == alt))
+            }
+            i += chunk.count
         }
         return EvalResult(answers: answers, seconds: Date().timeIntervalSince(start), generatedTokens: n)
     }

@@ -68,9 +68,9 @@ struct Train: ParsableCommand {
             evaluator = ev
             if cfg.eval.compareBase || evalOnly {
                 let lora = sft.model.lora
-                let r = try ev.evaluate(rows: rows, config: loaded.model.config) { ids, cache in
-                    if let lora { return try lora.disableAdapter { try lora.forward(inputIds: ids, cache: cache, lastOnly: true) } }
-                    return try loaded.model.forward(inputIds: ids, cache: cache, lastOnly: true)
+                let r = try ev.evaluate(rows: rows, config: loaded.model.config, batchSize: cfg.training.perDeviceEvalBatchSize) { ids, mask, pos, cache in
+                    if let lora { return try lora.disableAdapter { try lora.forward(inputIds: ids, attentionMask: mask, positionIds: pos, cache: cache, lastOnly: true) } }
+                    return try loaded.model.forward(inputIds: ids, attentionMask: mask, positionIds: pos, cache: cache, lastOnly: true)
                 }
                 print(String(format: "base model: exact %d/%d, ignoring the suffix %d/%d (%.1f s)", r.exactCount, rows.count,
                              r.altExactCount, rows.count, r.seconds))
@@ -85,9 +85,9 @@ struct Train: ParsableCommand {
         if summary.interrupted && trainInterruptRequested { print("stopped; resume with --set resume_from_checkpoint=latest"); return }
         if let ev = evaluator {
             let lora = sft.model.lora
-            let r = try ev.evaluate(rows: rows, config: loaded.model.config) { ids, cache in
-                if let lora { return try lora.forward(inputIds: ids, cache: cache, lastOnly: true) }
-                return try loaded.model.forward(inputIds: ids, cache: cache, lastOnly: true)
+            let r = try ev.evaluate(rows: rows, config: loaded.model.config, batchSize: cfg.training.perDeviceEvalBatchSize) { ids, mask, pos, cache in
+                if let lora { return try lora.forward(inputIds: ids, attentionMask: mask, positionIds: pos, cache: cache, lastOnly: true) }
+                return try loaded.model.forward(inputIds: ids, attentionMask: mask, positionIds: pos, cache: cache, lastOnly: true)
             }
             print("")
             for i in 0..<min(cfg.eval.show, rows.count) {
