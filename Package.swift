@@ -48,7 +48,7 @@ let package = Package(
         .testTarget(name: "GenerationTests", dependencies: ["Generation"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
         .testTarget(name: "LoRATests", dependencies: ["LoRA", "Models", "ModelIO", "Tensors"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Models", "LoRA", "Datasets", "Tensors"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Models", "LoRA", "Datasets", "Tensors", "Tokenizers", "ModelIO"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -5,6 +5,7 @@ import LoRA
 import ModelIO
 import Models
 import Tensors
+import Tokenizers
 @testable import Training
 
 /// Test material: this target's Fixtures (via #filePath) and the tiny Llama of ModelsTests.
@@ -372,5 +373,43 @@ final class TrainerBehaviourTests: XCTestCase {
         XCTAssertTrue(s.contains("<polyline"))
         XCTAssertTrue(s.hasSuffix("</svg>\n"))
         XCTAssertTrue(LossPlot.svg(history: []).contains("no logged steps"))
+    }
+}
+
+final class GenerationEvalTests: XCTestCase {
+    /// A word-level tokenizer over the tiny Llama's 128 ids ("t0" … "t127"; t2 = EOS).
+    func tinyTokenizer() throws -> Tokenizer {
+        var vocab: [String] = []
+        for i in 0..<128 { vocab.append("\"t\(i)\": \(i)") }
+        let json = """
+        {"version": "1.0", "added_tokens": [{"id": 2, "content": "t2", "single_word": false, "lstrip": false, "rstrip": false, "normalized": false, "special": true}],
+         "normalizer": null, "pre_tokenizer": {"type": "WhitespaceSplit"}, "post_processor": null, "decoder": null,
+         "model": {"type": "WordLevel", "vocab": {\(vocab.joined(separator: ", "))}, "unk_token": "t1"}}
+        """
+        return try Tokenizer(tokenizerJSON: Data(json.utf8))
+    }
+
+    /// Batched greedy decoding (left padding, positions over real tokens, shared KV cache) gives the
+    /// same tokens as decoding each prompt alone.
+    func testBatchedGreedyEqualsSingle() throws {
+        let base = try CausalLM.load(path: Paths.tinyLlama, options: LoadOptions(dtype: .float32, attentionImplementation: .sdpa))
+        var sec = EvalSection()
+        sec.maxNewTokens = 12
+        let ev = GreedyEvaluator(tokenizer: try tinyTokenizer(), renderer: nil, section: sec)
+        let prompts = [[5, 9, 17], [40, 41, 42, 43, 44, 45, 46], [100, 3, 77, 12, 9]]
+        let batched = try ev.generateBatch(prompts, config: base.config) { ids, mask, pos, cache in
+            try base.forward(inputIds: ids, attentionMask: mask, positionIds: pos, cache: cache, lastOnly: true)
+        }
+        for (p, got) in zip(prompts, batched) {
+            let single = try ev.generate(p, config: base.config) { ids, cache in
+                try base.forward(inputIds: ids, cache: cache, lastOnly: true)
+            }
+            XCTAssertEqual(got, single, "prompt \(p)")
+            XCTAssertFalse(single.isEmpty)
+        }
+        XCTAssertEqual(ev.strip("On the mat, the cat sat. Hmm."), "On the mat, the cat sat. Hmm.")
+        var s2 = sec
+        s2.ignoreSuffixes = ["Hmm.", "Hmm. Yes."]
+        XCTAssertEqual(GreedyEvaluator(tokenizer: ev.tokenizer, renderer: nil, section: s2).strip("The cat sat. Hmm. Yes."), "The cat sat.")
     }
 }
