@@ -59,12 +59,15 @@ def segments_from_positions(pos):
     return seg
 
 
-def allowed_matrix(B, T, causal, seg, key_mask):
-    allowed = torch.ones(B, T, T, dtype=torch.bool)
+def allowed_matrix(B, T, causal, seg, key_mask, TK=None):
+    """[B, T, TK]; with a KV cache (TK > T) query i sits at key position i + TK - T (HF's cache_position)."""
+    TK = TK or T
+    qpos = torch.arange(T) + (TK - T)
+    allowed = torch.ones(B, T, TK, dtype=torch.bool)
     if causal:
-        allowed &= torch.tril(torch.ones(T, T, dtype=torch.bool))
+        allowed &= torch.arange(TK)[None, None, :] <= qpos[None, :, None]
     if seg is not None:
-        allowed &= seg[:, :, None] == seg[:, None, :]
+        allowed &= seg[:, qpos, None] == seg[:, None, :]
     if key_mask is not None:
         allowed &= (key_mask != 0)[:, None, :]
     return allowed
@@ -90,15 +93,16 @@ def eager_attention(q, k, v, scale, allowed):
     return out, lse
 
 
-def attention_case(name, B, T, Hq, Hkv, D, causal, pos=None, key_mask=None, scale=None, check_sdpa=False):
+def attention_case(name, B, T, Hq, Hkv, D, causal, pos=None, key_mask=None, scale=None, check_sdpa=False, TK=None):
     g = torch.Generator().manual_seed(zlib.crc32(name.encode()))
+    TK = TK or T
     q = torch.randn(B, T, Hq, D, generator=g)
-    k = torch.randn(B, T, Hkv, D, generator=g)
-    v = torch.randn(B, T, Hkv, D, generator=g)
+    k = torch.randn(B, TK, Hkv, D, generator=g)
+    v = torch.randn(B, TK, Hkv, D, generator=g)
     dout = torch.randn(B, T, Hq, D, generator=g)
     scale = scale if scale is not None else 1.0 / math.sqrt(D)
     seg = segments_from_positions(pos) if pos is not None else None
-    allowed = allowed_matrix(B, T, causal, seg, key_mask)
+    allowed = allowed_matrix(B, T, causal, seg, key_mask, TK)
     q64, k64, v64 = (t.double().requires_grad_() for t in (q, k, v))
     out, lse = eager_attention(q64, k64, v64, scale, allowed)
     (out * dout.double()).sum().backward()
@@ -116,7 +120,7 @@ def attention_case(name, B, T, Hq, Hkv, D, causal, pos=None, key_mask=None, scal
     if key_mask is not None:
         tensors["key_mask"] = key_mask.to(torch.uint8)
     params = {"batch": B, "seqLen": T, "qHeads": Hq, "kvHeads": Hkv, "headDim": D, "causal": causal,
-              "scale": scale}
+              "scale": scale, "keyLen": TK}
     add_case(name, "attention", params, tensors)
 
 
@@ -138,6 +142,11 @@ def attention_cases():
     allpad = torch.ones(2, 13, dtype=torch.uint8)
     allpad[1, :] = 0  # every query row of batch 1 is fully masked
     attention_case("attn_noncausal_masked", 2, 13, 9, 3, 8, False, key_mask=allpad)
+    # KV cache: 5 new queries over 19 cached + new keys, left padding in batch 1, packed segments in batch 0
+    cache_pad = torch.ones(2, 19, dtype=torch.uint8)
+    cache_pad[1, :4] = 0
+    cache_pos = torch.tensor([list(range(9)) + list(range(10)), list(range(19))])
+    attention_case("attn_kvcache", 2, 5, 6, 2, 8, True, pos=cache_pos, key_mask=cache_pad, TK=19)
 
 
 # ---------------------------------------------------------------- norms

@@ -23,7 +23,6 @@ struct AttentionInputs {
     /// For the fused kernel: query rows that see no key (left padding), see `blindRowsAsEager`.
     let blindRows: BlindRows?
     let cache: KVCache?
-    let implementation: AttentionImplementation
 }
 
 /// Multi-head attention with grouped-query heads and RoPE (HF `LlamaAttention`; Qwen2 adds q/k/v
@@ -70,7 +69,11 @@ public final class Attention: Module {
         v = v.reshape([b, t, numKVHeads, headDim])
         if let cache = a.cache { (k, v) = cache.append(layer: layer, k: k, v: v) }
         let out: Tensor                                           // [B, T, Hq, D]
-        if let mask = a.mask {
+        if let cache = a.cache, let mask = a.mask, t == 1, !isGradEnabled {
+            // A decode step: one query per row against the cache, without materialising views.
+            out = DecodeKernels.attention(q: q, cacheK: cache.keys[layer], cacheV: cache.values[layer], s: k.shape[1],
+                                          mask: mask, heads: numHeads, kvHeads: numKVHeads, headDim: headDim)
+        } else if let mask = a.mask {
             out = eager(q, k, v, mask: mask)
         } else {
             let fused = scaledDotProductAttention(q: q, k: k, v: v, causal: true, positionIds: a.packedPositions,

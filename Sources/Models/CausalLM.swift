@@ -84,7 +84,7 @@ public final class CausalLM: Module {
     public let lmHead: Linear?
     public let rotary: RotaryEmbedding
     /// Which attention computation forward passes use.
-    public var attentionImplementation: AttentionImplementation = .eager
+    public var attentionImplementation: AttentionImplementation = .sdpa
 
     /// A model with zero-initialised weights (load them with `load(path:)` or `loadWeights`).
     public init(config: ModelConfig) {
@@ -151,14 +151,14 @@ public final class CausalLM: Module {
             mask: fused ? nil : additiveMask(batch: b, length: t, past: past, keyMask: keyMask, segments: segments),
             keyMask: attentionMask, packedPositions: segments == nil ? nil : Tensor(positions, shape: [b, t]),
             blindRows: fused ? keyMask.flatMap { BlindRows(keyMask: $0, batch: b, length: t) } : nil,
-            cache: cache, implementation: attentionImplementation)
+            cache: cache)
         var h = try model.embedTokens(inputIds)
         for (i, layer) in model.layers.enumerated() { h = layer(h, inputs, layer: i) }
         cache?.advance(by: t)
         if lastOnly { h = h.narrow(1, start: t - 1, length: 1) }
         h = model.norm(h)
         if let lmHead { return lmHead(h) }
-        return linear(h, weight: model.embedTokens.weight.value)
+        return Ops.linear(h, weight: model.embedTokens.weight.value, bias: nil)
     }
 
     /// HF's causal-LM loss of `logits` [B, T, V] against `labels` [B, T]: position t predicts

@@ -36,7 +36,7 @@ public final class Linear: Module {
     }
 
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        var y = linear(x, weight: weight.value, bias: bias?.value)
+        var y = Ops.linear(x, weight: weight.value, bias: bias?.value)
         for a in adapters { y = a.adapter.forward(x, base: y) }
         return y
     }

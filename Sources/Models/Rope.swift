@@ -7,7 +7,8 @@ public struct RotaryEmbedding: Sendable {
     public let headDim: Int
     public let theta: Float
     public let scaling: RopeScaling?
-    /// The context length the frequencies were trained for (dynamic scaling starts past it).
+    /// The context length past which dynamic scaling grows the base (`max_position_embeddings`,
+    /// as transformers' `_compute_dynamic_ntk_parameters` uses).
     public let originalMaxPositions: Int
     /// Inverse frequencies for sequences within `originalMaxPositions` [headDim / 2].
     public let baseInvFreq: [Float]
@@ -16,7 +17,7 @@ public struct RotaryEmbedding: Sendable {
         headDim = config.headDim
         theta = config.ropeTheta
         scaling = config.ropeScaling
-        originalMaxPositions = config.ropeScaling?.originalMaxPositionEmbeddings ?? config.maxPositionEmbeddings
+        originalMaxPositions = config.maxPositionEmbeddings
         let plain = RotaryEmbedding.defaultInvFreq(headDim: headDim, base: theta)
         let s = config.ropeScaling
         switch s?.ropeType {

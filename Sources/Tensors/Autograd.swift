@@ -134,6 +134,8 @@ extension Tensor {
             }
             if !retainGraph { node.edges = [] }
         }
+        // Nodes that received no gradient (e.g. a branch whose output was unused) are freed too.
+        if !retainGraph { for node in order { node.backwardFn = nil; node.edges = [] } }
     }
 
     static func accumulateLeaf(_ t: Tensor, _ g: Tensor) {

@@ -95,9 +95,9 @@ func binaryKernel<Op: BinaryFloatOp>(_: Op.Type, _ a0: Tensor, _ b0: Tensor, _ n
     let layout = StridedLayout(shape: shape, strides: [Tensor.contiguousStrides(shape),
                                                       a.broadcastStrides(to: shape), b.broadcastStrides(to: shape)])
     let po = out.floatPointer, pa = a.floatPointer, pb = b.floatPointer
-    let n = layout.inner, sa = layout.innerStrides[1], sb = layout.innerStrides[2]
+    let sa = layout.innerStrides[1], sb = layout.innerStrides[2]
     withExtendedLifetime((a, b)) {
-        layout.parallelRows { oo, ao, bo in
+        layout.parallelRows { oo, ao, bo, n in
             let o = po + oo, x = pa + ao, y = pb + bo
             if sa == 1 && sb == 1 {
                 for i in 0..<n { o[i] = Op.f(x[i], y[i]) }
@@ -113,15 +113,56 @@ func binaryKernel<Op: BinaryFloatOp>(_: Op.Type, _ a0: Tensor, _ b0: Tensor, _ n
     return out
 }
 
+/// Ops with a 16-lane form (the exp-based activations, using the kernels' ~1 ulp `vexp`).
+protocol VectorUnaryOp: UnaryFloatOp { static func v(_ x: SIMD16<Float>) -> SIMD16<Float> }
+extension SiluOp: VectorUnaryOp {
+    @inline(__always) static func v(_ x: SIMD16<Float>) -> SIMD16<Float> { x / (1 + Kernels.vexp(-x)) }
+}
+extension SigmoidOp: VectorUnaryOp {
+    @inline(__always) static func v(_ x: SIMD16<Float>) -> SIMD16<Float> { 1 / (1 + Kernels.vexp(-x)) }
+}
+
+/// `unaryKernel` with a SIMD16 main loop over unit-stride rows (tails use the same vector form).
+func vectorUnaryKernel<Op: VectorUnaryOp>(_: Op.Type, _ x0: Tensor) -> Tensor {
+    let x = x0.asF32()
+    let out = Tensor(uninitialized: x.shape)
+    if out.count == 0 { return out }
+    let layout = StridedLayout(shape: x.shape, strides: [Tensor.contiguousStrides(x.shape), x.strides])
+    let po = out.floatPointer, px = x.floatPointer
+    let sx = layout.innerStrides[1]
+    withExtendedLifetime(x) {
+        layout.parallelRows { oo, xo, _, n in
+            let o = po + oo, s = px + xo
+            if sx == 1 {
+                var i = 0
+                while i + 16 <= n {
+                    let v = UnsafeRawPointer(s + i).loadUnaligned(as: SIMD16<Float>.self)
+                    UnsafeMutableRawPointer(o + i).storeBytes(of: Op.v(v), as: SIMD16<Float>.self)
+                    i += 16
+                }
+                if i < n {
+                    var v = SIMD16<Float>(repeating: 0)
+                    for j in 0..<(n - i) { v[j] = s[i + j] }
+                    let r = Op.v(v)
+                    for j in 0..<(n - i) { o[i + j] = r[j] }
+                }
+            } else {
+                for i in 0..<n { o[i] = Op.v(SIMD16<Float>(repeating: s[i * sx]))[0] }
+            }
+        }
+    }
+    return out
+}
+
 func unaryKernel<Op: UnaryFloatOp>(_: Op.Type, _ x0: Tensor) -> Tensor {
     let x = x0.asF32()
     let out = Tensor(uninitialized: x.shape)
     if out.count == 0 { return out }
     let layout = StridedLayout(shape: x.shape, strides: [Tensor.contiguousStrides(x.shape), x.strides])
     let po = out.floatPointer, px = x.floatPointer
-    let n = layout.inner, sx = layout.innerStrides[1]
+    let sx = layout.innerStrides[1]
     withExtendedLifetime(x) {
-        layout.parallelRows { oo, xo, _ in
+        layout.parallelRows { oo, xo, _, n in
             let o = po + oo, s = px + xo
             if sx == 1 { for i in 0..<n { o[i] = Op.f(s[i]) } } else { for i in 0..<n { o[i] = Op.f(s[i * sx]) } }
         }
@@ -156,8 +197,9 @@ extension Tensor {
         let out = binaryKernel(DivOp.self, a, b, "/")
         let sa = a.shape, sb = b.shape
         let rb = b._requiresGrad
+        let outSaved = rb ? out.detach() : nil   // detached: the closure must not retain its own node
         return record("div", out, [a, b]) { g in
-            [(g / b).sumTo(sa), rb ? (-(g * out) / b).sumTo(sb) : nil]
+            [(g / b).sumTo(sa), outSaved.map { (-(g * $0) / b).sumTo(sb) }]
         }
     }
     public static prefix func - (x: Tensor) -> Tensor {
@@ -189,7 +231,8 @@ extension Tensor {
 
     public func exp() -> Tensor {
         let y = unaryKernel(ExpOp.self, self)
-        return Tensor.record("exp", y, [self]) { g in [binaryKernel(ExpGradOp.self, y, g, "exp")] }
+        let ys = y.detach()  // no y → node → closure → y cycle if backward never runs
+        return Tensor.record("exp", y, [self]) { g in [binaryKernel(ExpGradOp.self, ys, g, "exp")] }
     }
     public func log() -> Tensor {
         let y = unaryKernel(LogOp.self, self)
@@ -198,19 +241,23 @@ extension Tensor {
     }
     public func sqrt() -> Tensor {
         let y = unaryKernel(SqrtOp.self, self)
-        return Tensor.record("sqrt", y, [self]) { g in [binaryKernel(SqrtGradOp.self, y, g, "sqrt")] }
+        let ys = y.detach()  // no y → node → closure → y cycle if backward never runs
+        return Tensor.record("sqrt", y, [self]) { g in [binaryKernel(SqrtGradOp.self, ys, g, "sqrt")] }
     }
     public func rsqrt() -> Tensor {
         let y = unaryKernel(RsqrtOp.self, self)
-        return Tensor.record("rsqrt", y, [self]) { g in [binaryKernel(RsqrtGradOp.self, y, g, "rsqrt")] }
+        let ys = y.detach()  // no y → node → closure → y cycle if backward never runs
+        return Tensor.record("rsqrt", y, [self]) { g in [binaryKernel(RsqrtGradOp.self, ys, g, "rsqrt")] }
     }
     public func tanh() -> Tensor {
         let y = unaryKernel(TanhOp.self, self)
-        return Tensor.record("tanh", y, [self]) { g in [binaryKernel(TanhGradOp.self, y, g, "tanh")] }
+        let ys = y.detach()  // no y → node → closure → y cycle if backward never runs
+        return Tensor.record("tanh", y, [self]) { g in [binaryKernel(TanhGradOp.self, ys, g, "tanh")] }
     }
     public func sigmoid() -> Tensor {
-        let y = unaryKernel(SigmoidOp.self, self)
-        return Tensor.record("sigmoid", y, [self]) { g in [binaryKernel(SigmoidGradOp.self, y, g, "sigmoid")] }
+        let y = vectorUnaryKernel(SigmoidOp.self, self)
+        let ys = y.detach()  // no y → node → closure → y cycle if backward never runs
+        return Tensor.record("sigmoid", y, [self]) { g in [binaryKernel(SigmoidGradOp.self, ys, g, "sigmoid")] }
     }
     public func relu() -> Tensor {
         let y = unaryKernel(ReluOp.self, self)
@@ -218,7 +265,7 @@ extension Tensor {
         return Tensor.record("relu", y, [self]) { g in [binaryKernel(ReluGradOp.self, x, g, "relu")] }
     }
     public func silu() -> Tensor {
-        let y = unaryKernel(SiluOp.self, self)
+        let y = vectorUnaryKernel(SiluOp.self, self)
         let x = self
         return Tensor.record("silu", y, [self]) { g in [binaryKernel(SiluGradOp.self, x, g, "silu")] }
     }
@@ -238,9 +285,9 @@ extension Tensor {
         let x = self.asF32()
         let out = Tensor(uninitialized: shape)
         let layout = StridedLayout(shape: shape, strides: [Tensor.contiguousStrides(shape), x.strides])
-        let po = out.floatPointer, px = x.floatPointer, n = layout.inner, sx = layout.innerStrides[1]
+        let po = out.floatPointer, px = x.floatPointer, sx = layout.innerStrides[1]
         withExtendedLifetime(x) {
-            layout.parallelRows { oo, xo, _ in
+            layout.parallelRows { oo, xo, _, n in
                 for i in 0..<n { po[oo + i] = Foundation.pow(px[xo + i * sx], exponent) }
             }
         }
@@ -264,10 +311,10 @@ extension Tensor {
         checkInPlace("addInPlace")
         let o = other.asF32()
         let layout = StridedLayout(shape: shape, strides: [strides, o.broadcastStrides(to: shape)])
-        let ps = floatPointer, po = o.floatPointer, n = layout.inner
+        let ps = floatPointer, po = o.floatPointer
         let ss = layout.innerStrides[0], so = layout.innerStrides[1]
         withExtendedLifetime(o) {
-            layout.parallelRows { a, b, _ in
+            layout.parallelRows { a, b, _, n in
                 if ss == 1 && so == 1 { for i in 0..<n { ps[a + i] += alpha * po[b + i] } }
                 else { for i in 0..<n { ps[a + i * ss] += alpha * po[b + i * so] } }
             }
@@ -278,10 +325,10 @@ extension Tensor {
         checkInPlace("mulInPlace")
         let o = other.asF32()
         let layout = StridedLayout(shape: shape, strides: [strides, o.broadcastStrides(to: shape)])
-        let ps = floatPointer, po = o.floatPointer, n = layout.inner
+        let ps = floatPointer, po = o.floatPointer
         let ss = layout.innerStrides[0], so = layout.innerStrides[1]
         withExtendedLifetime(o) {
-            layout.parallelRows { a, b, _ in for i in 0..<n { ps[a + i * ss] *= po[b + i * so] } }
+            layout.parallelRows { a, b, _, n in for i in 0..<n { ps[a + i * ss] *= po[b + i * so] } }
         }
     }
     /// `self *= s`, in place.
@@ -290,18 +337,18 @@ extension Tensor {
     public func fill(_ value: Float) {
         checkInPlace("fill")
         let layout = StridedLayout(shape: shape, strides: [strides])
-        let ps = floatPointer, n = layout.inner, ss = layout.innerStrides[0]
-        layout.parallelRows { a, _, _ in for i in 0..<n { ps[a + i * ss] = value } }
+        let ps = floatPointer, ss = layout.innerStrides[0]
+        layout.parallelRows { a, _, _, n in for i in 0..<n { ps[a + i * ss] = value } }
     }
     /// Copies `other` (broadcast, any dtype) into this float32 tensor, in place.
     public func copy(from other: Tensor) {
         checkInPlace("copy(from:)")
         let o = other.asF32()
         let layout = StridedLayout(shape: shape, strides: [strides, o.broadcastStrides(to: shape)])
-        let ps = floatPointer, po = o.floatPointer, n = layout.inner
+        let ps = floatPointer, po = o.floatPointer
         let ss = layout.innerStrides[0], so = layout.innerStrides[1]
         withExtendedLifetime(o) {
-            layout.parallelRows { a, b, _ in for i in 0..<n { ps[a + i * ss] = po[b + i * so] } }
+            layout.parallelRows { a, b, _, n in for i in 0..<n { ps[a + i * ss] = po[b + i * so] } }
         }
     }
 
@@ -315,11 +362,50 @@ extension Tensor {
     func addInPlaceRaw(_ g: Tensor) {
         let o = g.asF32()
         let layout = StridedLayout(shape: shape, strides: [strides, o.strides])
-        let ps = floatPointer, po = o.floatPointer, n = layout.inner
+        let ps = floatPointer, po = o.floatPointer
         let ss = layout.innerStrides[0], so = layout.innerStrides[1]
         withExtendedLifetime(o) {
-            layout.parallelRows { a, b, _ in for i in 0..<n { ps[a + i * ss] += po[b + i * so] } }
+            layout.parallelRows { a, b, _, n in for i in 0..<n { ps[a + i * ss] += po[b + i * so] } }
         }
+    }
+}
+
+enum EqMaskOp: BinaryFloatOp { @inline(__always) static func f(_ a: Float, _ b: Float) -> Float { a == b ? 1 : 0 } }
+enum LessMaskOp: BinaryFloatOp { @inline(__always) static func f(_ a: Float, _ b: Float) -> Float { a < b ? 1 : 0 } }
+enum GreaterMaskOp: BinaryFloatOp { @inline(__always) static func f(_ a: Float, _ b: Float) -> Float { a > b ? 1 : 0 } }
+enum LessEqualMaskOp: BinaryFloatOp { @inline(__always) static func f(_ a: Float, _ b: Float) -> Float { a <= b ? 1 : 0 } }
+
+extension Tensor {
+    // MARK: - Comparisons (bool results, not differentiable). Integer tensors compare exactly up to 2^24.
+
+    private func compare<Op: BinaryFloatOp>(_ op: Op.Type, _ other: Tensor, _ name: String) -> Tensor {
+        withNoGrad { binaryKernel(op, self.detach(), other.detach(), name).to(.bool) }
+    }
+    /// Elementwise `==` (broadcast), bool tensor.
+    public func eq(_ other: Tensor) -> Tensor { compare(EqMaskOp.self, other, "eq") }
+    public func eq(_ v: Float) -> Tensor { eq(Tensor(scalar: v)) }
+    /// Elementwise `!=`.
+    public func ne(_ other: Tensor) -> Tensor { compare(NotEqualMaskOp.self, other, "ne") }
+    public func ne(_ v: Float) -> Tensor { ne(Tensor(scalar: v)) }
+    /// Elementwise `<`.
+    public func lt(_ other: Tensor) -> Tensor { compare(LessMaskOp.self, other, "lt") }
+    public func lt(_ v: Float) -> Tensor { lt(Tensor(scalar: v)) }
+    /// Elementwise `<=`.
+    public func le(_ other: Tensor) -> Tensor { compare(LessEqualMaskOp.self, other, "le") }
+    public func le(_ v: Float) -> Tensor { le(Tensor(scalar: v)) }
+    /// Elementwise `>`.
+    public func gt(_ other: Tensor) -> Tensor { compare(GreaterMaskOp.self, other, "gt") }
+    public func gt(_ v: Float) -> Tensor { gt(Tensor(scalar: v)) }
+    /// Elementwise `>=`.
+    public func ge(_ other: Tensor) -> Tensor { compare(GreaterEqualMaskOp.self, other, "ge") }
+    public func ge(_ v: Float) -> Tensor { ge(Tensor(scalar: v)) }
+
+    /// Clamps into [min, max] (either bound optional); the gradient flows where the input was inside.
+    public func clamp(min lo: Float? = nil, max hi: Float? = nil) -> Tensor {
+        var out = self
+        if let lo { out = out.maximum(Tensor(scalar: lo)) }
+        if let hi { out = -((-out).maximum(Tensor(scalar: -hi))) }
+        return out
     }
 }
 

@@ -122,9 +122,9 @@ extension Tensor {
         let layout = StridedLayout(shape: shape, strides: [Tensor.contiguousStrides(shape),
                                                           af.broadcastStrides(to: shape), bf.broadcastStrides(to: shape)])
         let po = out.floatPointer, pa = af.floatPointer, pb = bf.floatPointer
-        let n = layout.inner, sa = layout.innerStrides[1], sb = layout.innerStrides[2]
+        let sa = layout.innerStrides[1], sb = layout.innerStrides[2]
         withExtendedLifetime((af, bf, mask)) {
-            layout.parallelRows { oo, ao, bo in
+            layout.parallelRows { oo, ao, bo, n in
                 for i in 0..<n { po[oo + i] = mb[oo + i] != 0 ? pa[ao + i * sa] : pb[bo + i * sb] }
             }
         }
@@ -208,8 +208,8 @@ extension Tensor {
         if src.count == 0 { return }
         let layout = StridedLayout(shape: src.shape, strides: [src.strides, dst.strides])
         let sb = src.rawPointer, db = dst.rawPointer
-        let n = layout.inner, ss = layout.innerStrides[0], ds = layout.innerStrides[1]
-        layout.parallelRows { so, dOff, _ in
+        let ss = layout.innerStrides[0], ds = layout.innerStrides[1]
+        layout.parallelRows { so, dOff, _, n in
             if ds == 1 || n == 1 { convertRow(sb, src.dtype, so, ss, db, dst.dtype, dOff, n) }
             else { for i in 0..<n { convertRow(sb, src.dtype, so + i * ss, 1, db, dst.dtype, dOff + i * ds, 1) } }
         }

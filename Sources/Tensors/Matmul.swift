@@ -26,8 +26,9 @@ private func loadRow(_ m: MatOperand, _ r: Int, _ dst: UnsafeMutablePointer<Floa
     convertRow(m.base, m.dtype, r * m.rs, m.cs, UnsafeMutableRawPointer(dst), .float32, 0, m.cols)
 }
 
-/// Target size of a converted tile, in floats (1 MiB: stays in L2 alongside sgemm's own panels).
-private let tileFloats = 262_144
+/// Target size of a converted tile, in floats (4 MiB): large enough that each sgemm call has wide panels
+/// (e.g. 512 columns of a 2048-wide weight), small next to any weight worth tiling.
+let tileFloats = 1 << 20
 
 /// C[M×N] (row stride ldc) = A[M×K] · B[K×N] + beta·C.
 func gemm(_ a: MatOperand, _ b: MatOperand, _ c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float = 0) {
@@ -53,6 +54,23 @@ func gemm(_ a: MatOperand, _ b: MatOperand, _ c: UnsafeMutablePointer<Float>, ld
         return
     }
     guard let (tb, ldb) = b.blasLayout else {
+        if b.cs == 1 && b.rs != 1 {
+            // B's rows are contiguous (e.g. the [N, K] weight itself in the backward dX = dY·W): convert
+            // row tiles of B in bulk and accumulate C += A[:, k0..<k1] · B[k0..<k1, :].
+            let kb = Swift.max(1, Swift.min(k, tileFloats / n))
+            let buf = UnsafeMutablePointer<Float>.allocate(capacity: kb * n)
+            defer { buf.deallocate() }
+            var k0 = 0
+            while k0 < k {
+                let rows = Swift.min(kb, k - k0)
+                for r in 0..<rows { loadRow(b, k0 + r, buf + r * n) }
+                cblas_sgemm(CblasRowMajor, ta, CblasNoTrans, Int32(m), Int32(n), Int32(rows), 1,
+                            a.base.assumingMemoryBound(to: Float.self) + k0 * a.cs, Int32(lda), buf, Int32(n),
+                            k0 == 0 ? beta : 1, c, Int32(ldc))
+                k0 += rows
+            }
+            return
+        }
         // Convert B in column tiles, stored as Bᵀ rows [nb, K] (contiguous along K when B is a
         // transposed [N, K] weight, the Linear case).
         let nb = Swift.max(1, Swift.min(n, tileFloats / k))
@@ -120,7 +138,12 @@ extension Tensor {
             let ga: Tensor? = ra ? g.matmul(b.mT).sumTo(a.shape) : nil
             var gb: Tensor? = nil
             if rb {
-                if b.rank == 2 {
+                if b.rank == 2 && b.strides == [1, k] && n > 1 {
+                    // b is Wᵀ of a contiguous [N, K] weight (the Linear case): produce dW = Gᵀ·A directly in
+                    // W's layout and hand back its transposed view, so the permute's backward yields a
+                    // contiguous [N, K] gradient (no strided transpose copy per step).
+                    gb = g.reshape([-1, n]).mT.matmul(a.reshape([-1, k])).mT
+                } else if b.rank == 2 {
                     // Fold all batch rows: Aᵀ[K, B·M] · G[B·M, N].
                     gb = a.reshape([-1, k]).mT.matmul(g.reshape([-1, n]))
                 } else {

@@ -27,10 +27,11 @@ private func lastDimOp(_ x: Tensor, dim: Int, name: String,
     let rows = d == 0 ? 0 : x.count / d
     let y = Tensor(uninitialized: x.shape)
     if rows > 0 { withExtendedLifetime(xc) { forward(xc.floatPointer, y.floatPointer, rows, d) } }
+    let ys = y.detach()   // the closure must not retain y (y → node → closure → y would leak without backward)
     return Tensor.record(name, y, [x]) { g in
         let gc = g.contiguousF32()
-        let dx = Tensor(uninitialized: y.shape)
-        if rows > 0 { withExtendedLifetime(gc) { backward(y.floatPointer, gc.floatPointer, dx.floatPointer, rows, d) } }
+        let dx = Tensor(uninitialized: ys.shape)
+        if rows > 0 { withExtendedLifetime(gc) { backward(ys.floatPointer, gc.floatPointer, dx.floatPointer, rows, d) } }
         return [dx]
     }
 }
@@ -257,15 +258,19 @@ public func applyRotaryEmbedding(q: Tensor, k: Tensor, tables: RopeTables) -> (q
 ///   and attention never crosses a segment boundary.
 /// - `attentionMask` [B, T] (optional, HF style): 1 = real token, 0 = padding key (never attended to).
 /// - `scale`: defaults to 1/√D. A query row that may see no key returns zeros.
+/// - KV cache: k/v may hold more positions (Tk) than q (Tq); the queries are then the *last* Tq positions
+///   (query i sits at position Tk − Tq + i for the causal mask, HF's cache_position) and `attentionMask`
+///   is [B, Tk].
 public func scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, causal: Bool = true,
                                       positionIds: Tensor? = nil, attentionMask: Tensor? = nil,
                                       scale: Float? = nil) -> Tensor {
     precondition(q.rank == 4 && k.rank == 4 && v.rank == 4, "scaledDotProductAttention: q, k, v must be [B, T, H, D], got \(q.shape), \(k.shape), \(v.shape)")
-    let b = q.shape[0], t = q.shape[1], hq = q.shape[2], d = q.shape[3], hkv = k.shape[2]
-    precondition(k.shape == [b, t, hkv, d] && v.shape == k.shape,
-                 "scaledDotProductAttention: k \(k.shape) and v \(v.shape) must be [\(b), \(t), Hkv, \(d)] for q \(q.shape)")
+    let b = q.shape[0], t = q.shape[1], hq = q.shape[2], d = q.shape[3], hkv = k.shape[2], tk = k.shape[1]
+    precondition(k.shape == [b, tk, hkv, d] && v.shape == k.shape && tk >= t,
+                 "scaledDotProductAttention: k \(k.shape) and v \(v.shape) must be [\(b), Tk >= \(t), Hkv, \(d)] for q \(q.shape)")
     precondition(hkv > 0 && hq % hkv == 0, "scaledDotProductAttention: query heads \(hq) must be a multiple of kv heads \(hkv)")
-    let shape = AttentionShape(batch: b, seqLen: t, qHeads: hq, kvHeads: hkv, headDim: d)
+    precondition(positionIds == nil || tk == t, "scaledDotProductAttention: positionIds (packed segments) need equal query and key lengths, got \(t) and \(tk)")
+    let shape = AttentionShape(batch: b, seqLen: t, qHeads: hq, kvHeads: hkv, headDim: d, keyLen: tk)
     let sc = scale ?? 1 / Float(d).squareRoot()
     var segments: [Int32]? = nil
     if let positionIds {
@@ -283,7 +288,7 @@ public func scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, causal: B
     }
     var keyMask: [UInt8]? = nil
     if let attentionMask {
-        precondition(attentionMask.shape == [b, t], "scaledDotProductAttention: attentionMask must be [\(b), \(t)], got \(attentionMask.shape)")
+        precondition(attentionMask.shape == [b, tk], "scaledDotProductAttention: attentionMask must be [\(b), \(tk)], got \(attentionMask.shape)")
         keyMask = attentionMask.toIntArray().map { $0 != 0 ? 1 : 0 }
     }
     let qc = q.contiguousF32(), kc = k.contiguousF32(), vc = v.contiguousF32()
@@ -306,13 +311,14 @@ public func scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, causal: B
             }
         }
     }
+    let outSaved = out.detach()   // not `out` itself: that would be a retain cycle through its own node
     return Tensor.record("sdpa", out, [q, k, v]) { g in
         let gc = g.contiguousF32()
         let dq = Tensor(uninitialized: qc.shape), dk = Tensor(uninitialized: kc.shape), dv = Tensor(uninitialized: vc.shape)
-        if out.count > 0 {
+        if outSaved.count > 0 {
             withExtendedLifetime((gc, qc, kc, vc)) {
                 withMasks { seg, km in
-                    Kernels.attentionBackward(q: qc.floatPointer, k: kc.floatPointer, v: vc.floatPointer, out: out.floatPointer,
+                    Kernels.attentionBackward(q: qc.floatPointer, k: kc.floatPointer, v: vc.floatPointer, out: outSaved.floatPointer,
                                               lse: lse.floatPointer, dOut: gc.floatPointer, dq: dq.floatPointer,
                                               dk: dk.floatPointer, dv: dv.floatPointer, shape: shape, scale: sc,
                                               causal: causal, segmentIds: seg, keyMask: km)
@@ -323,4 +329,41 @@ public func scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, causal: B
         }
         return [dq, dk, dv]
     }
+}
+
+/// Unfused reference attention (matmul → mask → softmax → matmul, O(Tq·Tk) scores) with the same rules and
+/// layout as `scaledDotProductAttention` (no packed segments). Used by the tests to cross-check the fused
+/// kernel path, KV-cache case included; differentiable through ordinary ops.
+func cachedAttention(q: Tensor, k: Tensor, v: Tensor, causal: Bool, attentionMask: Tensor?, scale: Float?) -> Tensor {
+    let b = q.shape[0], tq = q.shape[1], hq = q.shape[2], d = q.shape[3]
+    let tk = k.shape[1], hkv = k.shape[2]
+    precondition(k.shape == [b, tk, hkv, d] && v.shape == k.shape && tk >= tq,
+                 "scaledDotProductAttention: k \(k.shape) and v \(v.shape) must be [\(b), Tk >= \(tq), Hkv, \(d)] for q \(q.shape)")
+    precondition(hkv > 0 && hq % hkv == 0, "scaledDotProductAttention: query heads \(hq) must be a multiple of kv heads \(hkv)")
+    let group = hq / hkv
+    let qh = q.permute([0, 2, 1, 3])                                             // [B, Hq, Tq, D]
+    func heads(_ x: Tensor) -> Tensor {                                          // [B, Hq, Tk, D]
+        let xh = x.permute([0, 2, 1, 3])
+        if group == 1 { return xh }
+        return xh.unsqueeze(2).expand([b, hkv, group, tk, d]).reshape([b, hq, tk, d])
+    }
+    let scores = qh.matmul(heads(k).mT) * (scale ?? 1 / Float(d).squareRoot())  // [B, Hq, Tq, Tk]
+    var blocked = [Bool](repeating: false, count: b * tq * tk)
+    let keep = attentionMask.map { m -> [Int] in
+        precondition(m.shape == [b, tk], "scaledDotProductAttention: attentionMask must be [\(b), \(tk)], got \(m.shape)")
+        return m.toIntArray()
+    }
+    let offset = tk - tq
+    for bi in 0..<b { for i in 0..<tq { for j in 0..<tk {
+        let masked = (causal && j > offset + i) || (keep.map { $0[bi * tk + j] == 0 } ?? false)
+        blocked[(bi * tq + i) * tk + j] = masked
+    } } }
+    // A row with no visible key would be all -inf (NaN softmax, NaN gradients). The fused path defines its
+    // output as 0 with zero gradient: unmask such rows for the softmax, then zero them with `where`.
+    let rowAll = (0..<(b * tq)).map { r in (0..<tk).allSatisfy { blocked[r * tk + $0] } }
+    for r in 0..<(b * tq) where rowAll[r] { for j in 0..<tk { blocked[r * tk + j] = false } }
+    let maskT = Tensor(blocked, shape: [b, 1, tq, tk])
+    let probs = softmax(scores.maskedFill(maskT, -.infinity))
+    let safe = Tensor.where(Tensor(rowAll, shape: [b, 1, tq, 1]), Tensor(scalar: 0), probs)
+    return safe.matmul(heads(v)).permute([0, 2, 1, 3]).contiguous()           // [B, Tq, Hq, D]
 }

@@ -61,10 +61,27 @@ struct StridedLayout {
         }
     }
 
-    /// Row-parallel walk: rows are split over the cores when the total work is large.
-    func parallelRows(_ body: (Int, Int, Int) -> Void) {
-        let grain = max(1, 32768 / max(inner, 1))
-        Parallel.forRanges(rows, grain: grain) { r in forRows(r, body) }
+    /// Parallel walk: `body(o0, o1, o2, n)` gets a run of `n` innermost elements starting at those offsets.
+    /// Many rows are split over the cores by rows; a few long rows (a contiguous tensor coalesces into
+    /// one) are cut into pieces so every core still gets work.
+    func parallelRows(_ body: (Int, Int, Int, Int) -> Void) {
+        let workers = Parallel.workers
+        if rows >= 2 * workers || rows * inner < 65536 || workers == 1 {
+            let grain = Swift.max(1, 32768 / Swift.max(inner, 1))
+            Parallel.forRanges(rows, grain: grain) { r in forRows(r) { a, b, c in body(a, b, c, inner) } }
+            return
+        }
+        let i0 = innerStrides[0], i1 = innerStrides.count > 1 ? innerStrides[1] : 0
+        let i2 = innerStrides.count > 2 ? innerStrides[2] : 0
+        let pieces = Swift.max(1, Swift.min((inner + 16383) / 16384, (2 * workers + rows - 1) / rows))
+        let chunk = ((inner + pieces - 1) / pieces + 15) / 16 * 16
+        let perRow = (inner + chunk - 1) / chunk
+        Parallel.forRanges(rows * perRow, grain: 1) { r in
+            for job in r {
+                let row = job / perRow, lo = (job % perRow) * chunk, hi = Swift.min(inner, lo + chunk)
+                forRows(row ..< row + 1) { a, b, c in body(a + lo * i0, b + lo * i1, c + lo * i2, hi - lo) }
+            }
+        }
     }
 }
 
@@ -75,8 +92,14 @@ func stridedCopy(from src: Tensor, to dst: Tensor) {
     let layout = StridedLayout(shape: src.shape, strides: [src.strides, Tensor.contiguousStrides(src.shape)])
     let sb = src.rawPointer, db = dst.rawPointer
     let sd = src.dtype, dd = dst.dtype
-    let ss = layout.innerStrides[0], n = layout.inner
-    layout.parallelRows { so, dOff, _ in
+    let ss = layout.innerStrides[0]
+    // A transpose (the source's unit stride is on the dim above the innermost): copy in cache blocks.
+    if sd == dd, ss != 1, let last = layout.outerStrides[0].last, last == 1, layout.outer.count >= 1,
+       sd.byteSize == 4 || sd.byteSize == 2 {
+        if sd.byteSize == 4 { blockedTranspose(UInt32.self, layout, sb, db) } else { blockedTranspose(UInt16.self, layout, sb, db) }
+        return
+    }
+    layout.parallelRows { so, dOff, _, n in
         convertRow(sb, sd, so, ss, db, dd, dOff, n)
     }
 }
@@ -163,6 +186,34 @@ func convertRow(_ src: UnsafeMutableRawPointer, _ sd: DType, _ so: Int, _ ss: In
         case .int8: dst.storeBytes(of: Int8(truncatingIfNeeded: iv), toByteOffset: o, as: Int8.self)
         case .uint8: dst.storeBytes(of: UInt8(truncatingIfNeeded: iv), toByteOffset: o, as: UInt8.self)
         case .bool: dst.storeBytes(of: UInt8(v != 0 ? 1 : 0), toByteOffset: o, as: UInt8.self)
+        }
+    }
+}
+
+/// Copies planes where dst[r, c] = src[r + c·ss] (src unit stride along r), 32×32 tiles at a time so both
+/// sides stay in cache. `layout` walks (src, dst) with the plane's rows as its last outer dim.
+private func blockedTranspose<T>(_: T.Type, _ layout: StridedLayout, _ sb: UnsafeMutableRawPointer, _ db: UnsafeMutableRawPointer) {
+    let rowsPerPlane = layout.outer[layout.outer.count - 1]
+    let planes = layout.rows / rowsPerPlane
+    let cols = layout.inner, ss = layout.innerStrides[0]
+    let s = sb.assumingMemoryBound(to: T.self), d = db.assumingMemoryBound(to: T.self)
+    let bs = 32
+    let rBlocks = (rowsPerPlane + bs - 1) / bs
+    Parallel.forRanges(planes * rBlocks, grain: Swift.max(1, 65536 / Swift.max(bs * cols, 1))) { range in
+        for job in range {
+            let plane = job / rBlocks, rb = job % rBlocks
+            var so = 0, dOff = 0
+            layout.forRows(plane * rowsPerPlane ..< plane * rowsPerPlane + 1) { a, b, _ in so = a; dOff = b }
+            let r0 = rb * bs, r1 = Swift.min(rowsPerPlane, r0 + bs)
+            var c0 = 0
+            while c0 < cols {
+                let c1 = Swift.min(cols, c0 + bs)
+                for r in r0..<r1 {
+                    let dst = d + dOff + r * cols, src = s + so + r
+                    for c in c0..<c1 { dst[c] = src[c * ss] }
+                }
+                c0 = c1
+            }
         }
     }
 }

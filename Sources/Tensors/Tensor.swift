@@ -23,6 +23,23 @@ import Foundation
 /// the shapes found and the shapes expected (like Swift's array bounds checks). Problems in *data* (an
 /// index or token id out of range, a borrowed buffer too small) throw `TensorError` instead.
 ///
+/// **Ops at a glance** (every float op is differentiable unless noted):
+/// - create: `Tensor(_:shape:)` ([Float], [Int] + dtype, [Bool]), `Tensor(scalar:)`, `Tensor(zeros:dtype:)`,
+///   `Tensor(borrowing:byteCount:dtype:shape:owner:)`, `.zeros/.ones/.full/.arange`, `.uniform/.normal/.randn/
+///   .kaimingUniform/.dropoutMask` with a `RandomGenerator(seed:)`
+/// - views: `reshape`, `view`, `flatten`, `permute`, `transpose`, `mT`, `narrow`, `slice`, `expand`, `squeeze`,
+///   `unsqueeze`, `contiguous`, `to(_:)`, `split`, `chunk`; joins `Tensor.concat`, `Tensor.stack`
+/// - math: `+ - * /` (tensor or Float, broadcasting), prefix `-`, `exp log sqrt rsqrt pow tanh sigmoid silu gelu
+///   relu abs maximum clamp`; comparisons `eq ne lt le gt ge` (bool, no grad)
+/// - reductions: `sum`, `mean`, `variance`, `max(dim:)` (values, indices), `max()`, `argmax`
+/// - linear algebra: `matmul` (batched, broadcasting, transposed views, f16/bf16 in tiles), `linear(_:weight:bias:)`
+/// - selection: `embedding`, `indexSelect`, `gather`, `Tensor.where`, `maskedFill`
+/// - NN (fused kernels): `softmax`, `logSoftmax`, `crossEntropy`, `rmsNorm`, `layerNorm`, `siluMul`,
+///   `RopeTables` + `rope`/`applyRotaryEmbedding`, `scaledDotProductAttention`, `dropout`
+/// - autograd: `requiresGrad`, `requiringGrad()`, `grad`, `backward(gradient:retainGraph:)`, `zeroGrad()`,
+///   `detach()`, `withNoGrad { }`; optimizer helpers `addInPlace`, `mulInPlace`, `scaleInPlace`, `fill`, `copy(from:)`
+/// - readback: `toFloatArray()`, `toIntArray()`, `item()`, `withContiguousFloats { }`
+///
 /// Example (one SGD step of a linear classifier):
 /// ```swift
 /// let w = Tensor.randn([4, 3], generator: RandomGenerator(seed: 0)).requiringGrad()
@@ -127,7 +144,9 @@ public final class Tensor: CustomStringConvertible {
 
     /// Wraps `count(shape) * dtype.byteSize` bytes at `pointer` without copying (e.g. a tensor inside an
     /// mmap'd safetensors file). `owner` is retained while any view exists. Throws if `byteCount` (the
-    /// bytes available at `pointer`) is too small or the shape is invalid.
+    /// bytes available at `pointer`) is too small or the shape is invalid. A pointer not aligned to the
+    /// element size is copied into owned memory instead (check `storage.owner != nil` for zero-copy).
+    /// Borrowed tensors are read-only to the engine (in-place ops refuse them).
     public convenience init(borrowing pointer: UnsafeRawPointer, byteCount: Int, dtype: DType, shape: [Int],
                             owner: AnyObject) throws {
         guard let n = Tensor.count(shape) else {
@@ -137,8 +156,37 @@ public final class Tensor: CustomStringConvertible {
         guard !overflow, need <= byteCount else {
             throw TensorError.invalidShape("shape \(shape) of \(dtype) needs \(n) × \(dtype.byteSize) bytes, only \(byteCount) available")
         }
-        let st = TensorStorage(borrowing: UnsafeMutableRawPointer(mutating: pointer), byteCount: need, owner: owner)
+        let st: TensorStorage
+        if Int(bitPattern: pointer) % dtype.byteSize == 0 {
+            st = TensorStorage(borrowing: UnsafeMutableRawPointer(mutating: pointer), byteCount: need, owner: owner)
+        } else {
+            // Misaligned element data (possible in a file whose header length is not a multiple of the
+            // element size): typed loads would be undefined behaviour, so take an aligned copy instead.
+            st = TensorStorage(uninitializedByteCount: need)
+            st.base.copyMemory(from: pointer, byteCount: need)
+        }
         self.init(storage: st, dtype: dtype, shape: shape, strides: Tensor.contiguousStrides(shape), offset: 0)
+    }
+
+    /// A new owned tensor holding a copy of `bytes` (row-major, little-endian `dtype` elements). Throws if
+    /// the byte count does not match the shape.
+    public convenience init(copying bytes: UnsafeRawBufferPointer, dtype: DType, shape: [Int]) throws {
+        guard let n = Tensor.count(shape) else {
+            throw TensorError.invalidShape("shape \(shape) has a negative dimension or overflows")
+        }
+        let (need, overflow) = n.multipliedReportingOverflow(by: dtype.byteSize)
+        guard !overflow, need == bytes.count else {
+            throw TensorError.invalidShape("shape \(shape) of \(dtype) needs \(n) × \(dtype.byteSize) bytes, got \(bytes.count)")
+        }
+        self.init(uninitialized: shape, dtype: dtype)
+        if need > 0, let src = bytes.baseAddress { storage.base.copyMemory(from: src, byteCount: need) }
+    }
+
+    /// Calls `body` with this tensor's elements as contiguous row-major bytes in its own dtype (the tensor's
+    /// memory when already contiguous, otherwise a temporary copy). For writers (safetensors) and hashing.
+    public func withUnsafeRawBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        let t = isContiguous ? self : contiguous().detach()
+        return try withExtendedLifetime(t) { try body(UnsafeRawBufferPointer(start: t.rawPointer, count: t.count * dtype.byteSize)) }
     }
 
     // MARK: - Shape helpers

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import Models
+import ModelIO
 import Tensors
 
 enum Fixtures {
@@ -10,9 +11,11 @@ enum Fixtures {
 
     /// A reference.safetensors / logits.safetensors file as name → tensor.
     static func tensors(_ url: URL) throws -> [String: Tensor] {
-        let f = try SafetensorsFile(path: url.path)
+        let f = try SafeTensorsFile(path: url.path)
         var out: [String: Tensor] = [:]
-        for name in f.entries.keys { out[name] = try f.tensor(name) }
+        for t in f.tensors {
+            out[t.name] = try Tensor(borrowing: t.bytes.baseAddress!, byteCount: t.byteCount, dtype: t.dtype, shape: t.shape, owner: t.storage)
+        }
         return out
     }
 }

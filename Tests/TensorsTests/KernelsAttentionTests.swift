@@ -12,7 +12,7 @@ struct AttentionProblem {
     var keyMask: [UInt8]?
 
     var qCount: Int { shape.batch * shape.seqLen * shape.qHeads * shape.headDim }
-    var kvCount: Int { shape.batch * shape.seqLen * shape.kvHeads * shape.headDim }
+    var kvCount: Int { shape.batch * shape.keyLen * shape.kvHeads * shape.headDim }
     var lseCount: Int { shape.batch * shape.qHeads * shape.seqLen }
 
     private func withMasks<R>(_ body: (UnsafePointer<Int32>?, UnsafePointer<UInt8>?) -> R) -> R {
@@ -56,30 +56,31 @@ struct AttentionProblem {
         return (dq, dk, dv)
     }
 
+    /// Query i sits at key position i + keyLen - seqLen.
     func allowed(_ b: Int, _ i: Int, _ j: Int) -> Bool {
-        let T = shape.seqLen
-        if causal && j > i { return false }
-        if let seg, seg[b * T + i] != seg[b * T + j] { return false }
-        if let keyMask, keyMask[b * T + j] == 0 { return false }
+        let TK = shape.keyLen, p = i + shape.keyLen - shape.seqLen
+        if causal && j > p { return false }
+        if let seg, seg[b * TK + p] != seg[b * TK + j] { return false }
+        if let keyMask, keyMask[b * TK + j] == 0 { return false }
         return true
     }
 
     /// Direct O(T²) reference in Double (materialises the probabilities), forward and backward.
     func reference() -> (out: [Float], lse: [Float], dq: [Float], dk: [Float], dv: [Float]) {
-        let B = shape.batch, T = shape.seqLen, Hq = shape.qHeads, Hkv = shape.kvHeads, D = shape.headDim
-        let group = Hq / Hkv
+        let B = shape.batch, T = shape.seqLen, TK = shape.keyLen, Hq = shape.qHeads, Hkv = shape.kvHeads
+        let D = shape.headDim, group = Hq / Hkv
         var out = [Float](repeating: 0, count: qCount), lse = [Float](repeating: 0, count: lseCount)
         var dq = [Double](repeating: 0, count: qCount)
         var dk = [Double](repeating: 0, count: kvCount), dv = [Double](repeating: 0, count: kvCount)
         func qi(_ b: Int, _ t: Int, _ h: Int) -> Int { ((b * T + t) * Hq + h) * D }
-        func ki(_ b: Int, _ t: Int, _ g: Int) -> Int { ((b * T + t) * Hkv + g) * D }
-        var p = [Double](repeating: 0, count: T), dp = [Double](repeating: 0, count: T)
+        func ki(_ b: Int, _ t: Int, _ g: Int) -> Int { ((b * TK + t) * Hkv + g) * D }
+        var p = [Double](repeating: 0, count: TK), dp = [Double](repeating: 0, count: TK)
         for b in 0..<B {
             for h in 0..<Hq {
                 let g = h / group
                 for i in 0..<T {
                     var m = -Double.infinity
-                    for j in 0..<T {
+                    for j in 0..<TK {
                         if !allowed(b, i, j) { p[j] = -.infinity; continue }
                         var s = 0.0
                         for d in 0..<D { s += Double(q[qi(b, i, h) + d]) * Double(k[ki(b, j, g) + d]) }
@@ -87,14 +88,14 @@ struct AttentionProblem {
                     }
                     if m == -.infinity { lse[(b * Hq + h) * T + i] = -.infinity; continue }
                     var sum = 0.0
-                    for j in 0..<T { p[j] = p[j] == -.infinity ? 0 : exp(p[j] - m); sum += p[j] }
+                    for j in 0..<TK { p[j] = p[j] == -.infinity ? 0 : exp(p[j] - m); sum += p[j] }
                     lse[(b * Hq + h) * T + i] = Float(m + log(sum))
-                    for j in 0..<T { p[j] /= sum }
+                    for j in 0..<TK { p[j] /= sum }
                     var o = [Double](repeating: 0, count: D)
-                    for j in 0..<T where p[j] != 0 { for d in 0..<D { o[d] += p[j] * Double(v[ki(b, j, g) + d]) } }
+                    for j in 0..<TK where p[j] != 0 { for d in 0..<D { o[d] += p[j] * Double(v[ki(b, j, g) + d]) } }
                     var di = 0.0
                     for d in 0..<D { out[qi(b, i, h) + d] = Float(o[d]); di += o[d] * Double(dOut[qi(b, i, h) + d]) }
-                    for j in 0..<T {
+                    for j in 0..<TK {
                         var s = 0.0
                         for d in 0..<D { s += Double(dOut[qi(b, i, h) + d]) * Double(v[ki(b, j, g) + d]) }
                         dp[j] = p[j] * (s - di) * Double(scale)
@@ -112,8 +113,8 @@ struct AttentionProblem {
 
     static func random(_ shape: AttentionShape, causal: Bool, seed: UInt64, segmented: Bool, padded: Bool) -> AttentionProblem {
         var rng = TestRNG(seed)
-        let B = shape.batch, T = shape.seqLen
-        let qc = B * T * shape.qHeads * shape.headDim, kc = B * T * shape.kvHeads * shape.headDim
+        let B = shape.batch, T = shape.keyLen  // masks and segments are per key position
+        let qc = B * shape.seqLen * shape.qHeads * shape.headDim, kc = B * T * shape.kvHeads * shape.headDim
         var seg: [Int32]? = nil, mask: [UInt8]? = nil
         if segmented {
             // segment boundaries where position_ids restart at 0
@@ -139,7 +140,7 @@ struct AttentionProblem {
 
 final class KernelsAttentionTests: XCTestCase {
     static let fixtureCases = ["attn_causal", "attn_noncausal", "attn_gqa9x3", "attn_leftpad", "attn_rightpad",
-                               "attn_packed", "attn_noncausal_masked"]
+                               "attn_packed", "attn_noncausal_masked", "attn_kvcache"]
     /// nil = the production defaults; the small ones force many (ragged) tiles on the tiny fixtures.
     static let tileConfigs: [AttentionTiles?] = [nil, AttentionTiles(queryBlock: 4, keyBlock: 4),
                                                  AttentionTiles(queryBlock: 8, keyBlock: 16),
@@ -148,7 +149,7 @@ final class KernelsAttentionTests: XCTestCase {
 
     func problem(_ f: KernelFixture) throws -> AttentionProblem {
         let shape = AttentionShape(batch: f.int("batch"), seqLen: f.int("seqLen"), qHeads: f.int("qHeads"),
-                                   kvHeads: f.int("kvHeads"), headDim: f.int("headDim"))
+                                   kvHeads: f.int("kvHeads"), headDim: f.int("headDim"), keyLen: f.int("keyLen"))
         return AttentionProblem(shape: shape, scale: f.float("scale"), causal: f.bool("causal"),
                                 q: try f.f32("q"), k: try f.f32("k"), v: try f.f32("v"), dOut: try f.f32("dout"),
                                 seg: f.has("segment_ids") ? try f.i32("segment_ids") : nil,
@@ -158,6 +159,7 @@ final class KernelsAttentionTests: XCTestCase {
     /// Forward and backward against torch (float64 eager reference with explicit masks, cross-checked against
     /// F.scaled_dot_product_attention in the generator), for every tiling. Tolerance: 1e-5 scaled (assertClose).
     func testMatchesTorchFixtures() throws {
+        var worst: Float = 0
         for name in Self.fixtureCases {
             let f = try KernelFixture.load(name)
             let p = try problem(f)
@@ -166,14 +168,15 @@ final class KernelsAttentionTests: XCTestCase {
             for tiles in Self.tileConfigs {
                 let tag = "\(name) tiles \(tiles.map { "\($0.queryBlock)x\($0.keyBlock)" } ?? "default")"
                 let (out, lse) = p.forward(tiles: tiles)
-                assertClose(out, eOut, "\(tag) out")
-                assertClose(lse, eLse, "\(tag) lse")
+                worst = max(worst, assertClose(out, eOut, "\(tag) out"))
+                worst = max(worst, assertClose(lse, eLse, "\(tag) lse"))
                 let g = p.backward(out: out, lse: lse, tiles: tiles)
-                assertClose(g.dq, eDq, "\(tag) dq")
-                assertClose(g.dk, eDk, "\(tag) dk")
-                assertClose(g.dv, eDv, "\(tag) dv")
+                worst = max(worst, assertClose(g.dq, eDq, "\(tag) dq"))
+                worst = max(worst, assertClose(g.dk, eDk, "\(tag) dk"))
+                worst = max(worst, assertClose(g.dv, eDv, "\(tag) dv"))
             }
         }
+        print("attention vs torch: worst scaled error \(worst) over \(Self.fixtureCases.count) cases × \(Self.tileConfigs.count) tilings")
     }
 
     func testFullyMaskedRowsGiveZerosAndMinusInfinity() throws {
@@ -192,6 +195,21 @@ final class KernelsAttentionTests: XCTestCase {
         }
     }
 
+    func testInvalidShapeIsReportedAndPoisonsOutputs() {
+        let bad = AttentionShape(batch: 1, seqLen: 3, qHeads: 6, kvHeads: 4, headDim: 2)
+        XCTAssertNotNil(bad.problem)
+        XCTAssertNotNil(AttentionShape(batch: 1, seqLen: 5, qHeads: 2, kvHeads: 2, headDim: 2, keyLen: 4).problem)
+        XCTAssertTrue(bad.problem?.contains("multiple of kvHeads") ?? false)
+        XCTAssertNil(AttentionShape(batch: 1, seqLen: 3, qHeads: 9, kvHeads: 3, headDim: 64).problem)
+        let p = AttentionProblem(shape: bad, scale: 1, causal: true, q: .init(repeating: 1, count: 36),
+                                 k: .init(repeating: 1, count: 24), v: .init(repeating: 1, count: 24),
+                                 dOut: .init(repeating: 1, count: 36), seg: nil, keyMask: nil)
+        let (out, lse) = p.forward()
+        XCTAssertTrue(out.allSatisfy(\.isNaN) && lse.allSatisfy(\.isNaN))
+        let g = p.backward(out: out, lse: lse)
+        XCTAssertTrue(g.dq.allSatisfy(\.isNaN) && g.dk.allSatisfy(\.isNaN) && g.dv.allSatisfy(\.isNaN))
+    }
+
     /// Production tile sizes on shapes spanning several tiles (SmolLM2 head layout: 9 query heads, 3 KV heads,
     /// head_dim 64), against the direct Double reference. Same tolerance as the fixtures.
     func testDefaultTilesAgainstDirectReference() {
@@ -200,15 +218,22 @@ final class KernelsAttentionTests: XCTestCase {
             (AttentionShape(batch: 2, seqLen: 150, qHeads: 9, kvHeads: 3, headDim: 64), false, false, true),
             (AttentionShape(batch: 1, seqLen: 200, qHeads: 6, kvHeads: 2, headDim: 64), true, false, false),
             (AttentionShape(batch: 1, seqLen: 70, qHeads: 4, kvHeads: 4, headDim: 48), false, true, false),
+            // KV cache: the queries are the last seqLen of keyLen positions
+            (AttentionShape(batch: 2, seqLen: 37, qHeads: 9, kvHeads: 3, headDim: 64, keyLen: 150), true, true, true),
+            (AttentionShape(batch: 2, seqLen: 1, qHeads: 6, kvHeads: 2, headDim: 32, keyLen: 70), true, false, true),
         ]
         for (n, (shape, causal, segmented, padded)) in configs.enumerated() {
             let p = AttentionProblem.random(shape, causal: causal, seed: UInt64(n + 1), segmented: segmented, padded: padded)
             let r = p.reference()
-            let (out, lse) = p.forward()
-            let g = p.backward(out: out, lse: lse)
-            let tag = "config \(n)"
-            assertClose(out, r.out, "\(tag) out"); assertClose(lse, r.lse, "\(tag) lse")
-            assertClose(g.dq, r.dq, "\(tag) dq"); assertClose(g.dk, r.dk, "\(tag) dk"); assertClose(g.dv, r.dv, "\(tag) dv")
+            // also a ragged tiling whose causal tiles split into row groups of 32 + 16
+            for tiles in [nil, AttentionTiles(queryBlock: 48, keyBlock: 40)] {
+                let (out, lse) = p.forward(tiles: tiles)
+                let g = p.backward(out: out, lse: lse, tiles: tiles)
+                let tag = "config \(n) tiles \(tiles.map { "\($0.queryBlock)x\($0.keyBlock)" } ?? "default")"
+                assertClose(out, r.out, "\(tag) out"); assertClose(lse, r.lse, "\(tag) lse")
+                assertClose(g.dq, r.dq, "\(tag) dq"); assertClose(g.dk, r.dk, "\(tag) dk")
+                assertClose(g.dv, r.dv, "\(tag) dv")
+            }
         }
     }
 

@@ -37,6 +37,26 @@ final class TensorCoreTests: XCTestCase {
         XCTAssertEqual(x.permute([1, 2, 0]).contiguous().toFloatArray().prefix(4), [0, 12, 1, 13])
     }
 
+    func testTransposedCopiesUseBlockedPathCorrectly() {
+        let (p, r, c) = (3, 50, 70)
+        let x = Tensor((0..<(p * r * c)).map { Float($0) }, shape: [p, r, c])
+        for dt in [DType.float32, .bfloat16, .int32] {
+            let y = x.to(dt).transpose(1, 2).contiguous()      // [p, c, r]
+            XCTAssertEqual(y.dtype, dt)
+            let v = y.toFloatArray(), src = x.to(dt).toFloatArray()   // bf16 rounds large integers
+            var bad = 0
+            for a in 0..<p { for j in 0..<c { for i in 0..<r where v[(a * c + j) * r + i] != src[(a * r + i) * c + j] { bad += 1 } } }
+            XCTAssertEqual(bad, 0, "\(dt) transposed copy")
+        }
+        // Linear weight gradient comes back contiguous in the weight's own layout.
+        let w = Tensor.randn([5, 7], generator: RandomGenerator(seed: 4)).requiringGrad()
+        let xin = Tensor.randn([3, 7], generator: RandomGenerator(seed: 5))
+        linear(xin, weight: w).sum().backward()
+        XCTAssertTrue(w.grad!.isContiguous)
+        let expect = Tensor.ones([3, 5]).mT.matmul(xin).toFloatArray()
+        assertTorchClose(w.grad!.toFloatArray(), expect, "linear weight grad")
+    }
+
     func testBroadcastingArithmetic() {
         let a = Tensor([1, 2, 3] as [Float], shape: [3, 1])
         let b = Tensor([10, 20] as [Float])
@@ -53,12 +73,58 @@ final class TensorCoreTests: XCTestCase {
         let big = Tensor.uniform([1 << 20], generator: RandomGenerator(seed: 1))
         let s = (big + big).toFloatArray(), v = big.toFloatArray()
         XCTAssertTrue(zip(s, v).allSatisfy { $0 == 2 * $1 })
+        // A few long rows are cut into pieces across the cores (offsets shifted per operand, incl. stride 0).
+        let rowsT = Tensor.uniform([3, 100_003], generator: RandomGenerator(seed: 2))
+        let col = Tensor([1, 2, 3] as [Float], shape: [3, 1])
+        let vec = Tensor.uniform([100_003], generator: RandomGenerator(seed: 3))
+        let sum3 = (rowsT * col + vec).toFloatArray(), rv = rowsT.toFloatArray(), vv = vec.toFloatArray()
+        var badPieces = 0
+        for r in 0..<3 { for j in 0..<100_003 where sum3[r * 100_003 + j] != rv[r * 100_003 + j] * Float(r + 1) + vv[j] { badPieces += 1 } }
+        XCTAssertEqual(badPieces, 0)
+        let masked = Tensor.where(rowsT.gt(0.5), rowsT, Tensor(scalar: -1)).toFloatArray()
+        XCTAssertTrue(zip(masked, rv).allSatisfy { $1 > 0.5 ? $0 == $1 : $0 == -1 })
+        let acc = Tensor.zeros([3, 100_003])
+        acc.addInPlace(vec, alpha: 2)
+        XCTAssertEqual(acc.toFloatArray()[2 * 100_003 + 99_999], 2 * vv[99_999])
         // where/maskedFill are NaN/inf safe.
         let m = x2(Tensor([1, 2, 3, 4] as [Float])).maskedFill(Tensor([true, false, false, true]), -.infinity)
         XCTAssertEqual(m.toFloatArray(), [-.infinity, 4, 6, -.infinity])
         XCTAssertEqual(softmax(Tensor([0, -.infinity] as [Float])).toFloatArray(), [1, 0])
     }
     private func x2(_ t: Tensor) -> Tensor { t * 2 }
+
+    func testVectorisedActivationsMatchScalarFormulas() {
+        var v = (0..<1007).map { Float($0) / 25 - 20 }    // -20 ..< 20.3, 62 full SIMD blocks + a tail
+        v[500] = .nan
+        let x = Tensor(v)
+        let s = x.sigmoid().toFloatArray(), si = x.silu().toFloatArray()
+        let sT = x.transpose(0, 0).expand([2, 1007]).mT.contiguous().mT.narrow(0, start: 0, length: 1).squeeze(0).silu().toFloatArray()
+        for i in 0..<v.count where i != 500 {
+            let sig = 1 / (1 + Foundation.exp(-Double(v[i])))
+            XCTAssertEqual(Double(s[i]), sig, accuracy: 2e-7 * Swift.max(1, sig), "sigmoid(\(v[i]))")
+            XCTAssertEqual(Double(si[i]), Double(v[i]) * sig, accuracy: 1e-6 * Swift.max(1, Swift.abs(Double(v[i]))), "silu(\(v[i]))")
+            XCTAssertEqual(sT[i], si[i], "strided silu")
+        }
+        XCTAssertTrue(s[500].isNaN && si[500].isNaN, "NaN propagates")
+    }
+
+    func testComparisonsAndClamp() {
+        let t = Tensor([1, -100, 3, -100])
+        XCTAssertEqual(t.ne(-100).dtype, .bool)
+        XCTAssertEqual(t.ne(-100).toIntArray(), [1, 0, 1, 0])
+        XCTAssertEqual(t.eq(Tensor([1, 1, 3, 3])).toIntArray(), [1, 0, 1, 0])
+        let f = Tensor([-2, 0.5, 3] as [Float])
+        XCTAssertEqual(f.lt(0.5).toIntArray(), [1, 0, 0])
+        XCTAssertEqual(f.le(0.5).toIntArray(), [1, 1, 0])
+        XCTAssertEqual(f.gt(0.5).toIntArray(), [0, 0, 1])
+        XCTAssertEqual(f.ge(0.5).toIntArray(), [0, 1, 1])
+        XCTAssertEqual(t.ne(-100).to(.float32).sum().item(), 2)   // count of non-ignored targets
+        let c = Tensor([-2, 0.5, 3] as [Float]).requiringGrad()
+        let y = c.clamp(min: -1, max: 1)
+        XCTAssertEqual(y.toFloatArray(), [-1, 0.5, 1])
+        y.sum().backward()
+        XCTAssertEqual(c.grad!.toFloatArray(), [0, 1, 0])
+    }
 
     func testReductionValues() {
         let x = Tensor([1, 5, 3, 4, 2, 6] as [Float], shape: [2, 3])
@@ -83,8 +149,10 @@ final class TensorCoreTests: XCTestCase {
     func testMatmulPathsIncludingHalfWeights() {
         let gen = RandomGenerator(seed: 3)
         let x = Tensor.randn([5, 1000], generator: gen)
-        // 600 output features × 1000 inputs: the tiled conversion (262,144 floats per tile) needs 3 tiles.
-        let w = Tensor.randn([600, 1000], generator: gen)
+        // 1100 output features × 1000 inputs: the tiled conversion (tileFloats = 2^20 per tile) needs 2 tiles
+        // whichever direction it tiles.
+        XCTAssertLessThan(tileFloats, 1100 * 1000)
+        let w = Tensor.randn([1100, 1000], generator: gen)
         let ref = x.matmul(w.mT).toFloatArray()
         for dt in [DType.bfloat16, .float16] {
             let wh = w.to(dt)
@@ -98,11 +166,15 @@ final class TensorCoreTests: XCTestCase {
                              x.to(dt).matmul(wf.mT).toFloatArray(), tol: 2e-4, "\(dt) left operand")
             _ = ref
         }
+        // Half-precision left operand with more rows than one tile holds (row tiles of A).
+        let small = Tensor.randn([1000, 3], generator: gen)
+        assertTorchClose(wb16(w).matmul(small).toFloatArray(), wb16(w).to(.float32).matmul(small).toFloatArray(),
+                         tol: 2e-4, "bf16 [1100, 1000] left operand")
         // Frozen half weight: the gradient reaches x only.
         let xg = Tensor.randn([3, 1000], generator: gen).requiringGrad()
         let wb = w.to(.bfloat16)
         linear(xg, weight: wb).sum().backward()
-        let expectGx = Tensor.ones([3, 600]).matmul(wb.to(.float32)).toFloatArray()
+        let expectGx = Tensor.ones([3, 1100]).matmul(wb.to(.float32)).toFloatArray()
         assertTorchClose(xg.grad!.toFloatArray(), expectGx, tol: 2e-4, "grad through bf16 weight")
         XCTAssertNil(wb.grad)
         // Strided (non-BLAS-layout) float32 operand goes through the tile path too.
@@ -114,6 +186,8 @@ final class TensorCoreTests: XCTestCase {
                          "strided left operand")
         XCTAssertEqual(aS.mT.matmul(bmat.mT.mT).shape, [4, 2, 5])
     }
+
+    private func wb16(_ t: Tensor) -> Tensor { t.to(.bfloat16) }
 
     func testIndexingAndJoining() throws {
         let w = Tensor((0..<12).map { Float($0) }, shape: [4, 3])
@@ -173,6 +247,15 @@ final class TensorCoreTests: XCTestCase {
         t = nil
         XCTAssertNotNil(weakRegion, "views keep the owner alive")
         XCTAssertEqual(view.toFloatArray(), [1.5, 4, -2, 8])
+        XCTAssertNotNil(view.storage.owner)
+        // Misaligned float32 data is copied (aligned) rather than read through a misaligned pointer.
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: 12, alignment: 16)
+        defer { raw.deallocate() }
+        (raw + 1).storeBytes(of: Float(2.5).bitPattern, as: UInt32.self)
+        (raw + 5).storeBytes(of: Float(-1).bitPattern, as: UInt32.self)
+        let mis = try Tensor(borrowing: raw + 1, byteCount: 8, dtype: .float32, shape: [2], owner: NSObject())
+        XCTAssertNil(mis.storage.owner)
+        XCTAssertEqual(mis.toFloatArray(), [2.5, -1])
     }
 
     func testAutogradMechanics() {
@@ -208,6 +291,60 @@ final class TensorCoreTests: XCTestCase {
         XCTAssertEqual(w.toFloatArray(), [-7, -14, -21])
     }
 
+    func testKVCacheAttentionMatchesFusedPath() {
+        // Queries = the last 3 of 7 positions, GQA 4:2, right padding in batch 1: the KV-cache call must equal
+        // the full-length output rows for those positions and the unfused reference; gradients are checked too.
+        let q = randT([2, 7, 4, 8], seed: 70), k = randT([2, 7, 2, 8], seed: 71), v = randT([2, 7, 2, 8], seed: 72)
+        let mask = Tensor([1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0], shape: [2, 7])
+        let full = scaledDotProductAttention(q: q, k: k, v: v, causal: true, attentionMask: mask).narrow(1, start: 4, length: 3)
+        let cached = scaledDotProductAttention(q: q.narrow(1, start: 4, length: 3), k: k, v: v, causal: true, attentionMask: mask)
+        XCTAssertEqual(cached.shape, [2, 3, 4, 8])
+        assertTorchClose(cached.toFloatArray(), full.toFloatArray(), "cache path vs fused")
+        let cachedRef = cachedAttention(q: q.narrow(1, start: 4, length: 3), k: k, v: v, causal: true, attentionMask: mask, scale: nil)
+        assertTorchClose(cached.toFloatArray(), cachedRef.toFloatArray(), "fused cache path vs unfused reference")
+        // The composite reference equals the fused path for equal lengths too.
+        let ref = cachedAttention(q: q, k: k, v: v, causal: true, attentionMask: mask, scale: nil)
+        assertTorchClose(ref.toFloatArray(), scaledDotProductAttention(q: q, k: k, v: v, attentionMask: mask).toFloatArray(),
+                         "composite vs fused")
+        gradCheck("cached attention", [randT([1, 2, 2, 4], seed: 73), randT([1, 5, 1, 4], seed: 74), randT([1, 5, 1, 4], seed: 75)]) {
+            scaledDotProductAttention(q: $0[0], k: $0[1], v: $0[2], causal: true)
+        }
+        gradCheck("unfused reference attention", [randT([1, 2, 2, 4], seed: 73), randT([1, 5, 1, 4], seed: 74), randT([1, 5, 1, 4], seed: 75)]) {
+            cachedAttention(q: $0[0], k: $0[1], v: $0[2], causal: true, attentionMask: nil, scale: nil)
+        }
+        // A fully masked query row (left padding) yields zeros on both paths.
+        let lp = Tensor([0, 0, 1, 1, 1, 1, 1], shape: [1, 7])
+        let z = cachedAttention(q: q.narrow(0, start: 0, length: 1), k: k.narrow(0, start: 0, length: 1),
+                                v: v.narrow(0, start: 0, length: 1), causal: true, attentionMask: lp, scale: nil)
+        XCTAssertEqual(Array(z.toFloatArray().prefix(64)), [Float](repeating: 0, count: 64))
+        let q1 = randT([1, 2, 2, 4], seed: 76).requiringGrad(), k1 = randT([1, 4, 2, 4], seed: 77).requiringGrad()
+        scaledDotProductAttention(q: q1, k: k1, v: k1, causal: true, attentionMask: Tensor([0, 0, 0, 1], shape: [1, 4])).sum().backward()
+        let gq = q1.grad!.toFloatArray()
+        XCTAssertTrue(gq.allSatisfy { $0.isFinite }, "no NaN gradients from fully masked rows")
+        XCTAssertEqual(Array(gq.prefix(8)), [Float](repeating: 0, count: 8), "fully masked query row gets zero gradient")
+    }
+
+    func testRawBytesRoundTrip() throws {
+        let x = Tensor([1.5, -2, 3, 0.25] as [Float], shape: [2, 2]).to(.bfloat16)
+        let bytes = x.mT.withUnsafeRawBytes { Array($0) }               // transposed view: copied contiguous
+        XCTAssertEqual(bytes.count, 8)
+        let y = try bytes.withUnsafeBytes { try Tensor(copying: $0, dtype: .bfloat16, shape: [2, 2]) }
+        XCTAssertEqual(y.toFloatArray(), [1.5, 3, -2, 0.25])
+        XCTAssertThrowsError(try bytes.withUnsafeBytes { try Tensor(copying: $0, dtype: .float32, shape: [2, 2]) })
+    }
+
+    func testClipGradNorm() {
+        let a = Tensor([1, 2] as [Float]).requiringGrad(), b = Tensor([3] as [Float]).requiringGrad()
+        (a * Tensor([3, 4] as [Float])).sum().backward()          // grad a = [3, 4]
+        (b * 12).sum().backward()                                  // grad b = [12]; joint norm 13
+        XCTAssertEqual(clipGradNorm([a, b], maxNorm: 1), 13, accuracy: 1e-5)
+        XCTAssertEqual(a.grad!.toFloatArray()[0], 3 / 13, accuracy: 1e-6)
+        XCTAssertEqual(b.grad!.toFloatArray()[0], 12 / 13, accuracy: 1e-6)
+        XCTAssertEqual(clipGradNorm([a, b], maxNorm: 10), 1, accuracy: 1e-5)   // already small: unchanged
+        XCTAssertEqual(b.grad!.toFloatArray()[0], 12 / 13, accuracy: 1e-6)
+        XCTAssertEqual(a.byteCount, 8)
+    }
+
     func testSavedActivationsAreFreedDuringBackward() {
         let x = Tensor.randn([64, 64], generator: RandomGenerator(seed: 5)).requiringGrad()
         weak var saved: TensorStorage?
@@ -220,6 +357,21 @@ final class TensorCoreTests: XCTestCase {
         loss.backward()
         XCTAssertNil(saved, "backward() must release saved activations")
         XCTAssertNotNil(x.grad)
+    }
+
+    func testGraphWithoutBackwardIsFreed() {
+        // Ops whose backward needs their own output (exp, tanh, sigmoid, sqrt, rsqrt, div, softmax,
+        // log_softmax, attention) must not form output → node → closure → output cycles.
+        let x = Tensor.randn([2, 3, 2, 4], generator: RandomGenerator(seed: 8)).requiringGrad()
+        weak var w1: Tensor?, w2: Tensor?, w3: Tensor?, w4: Tensor?
+        do {
+            let a = x.exp(); w1 = a
+            let b = softmax(a / x.tanh().sigmoid().sqrt().rsqrt()); w2 = b
+            let c = logSoftmax(b); w3 = c
+            let d = scaledDotProductAttention(q: c, k: x, v: x); w4 = d
+            XCTAssertTrue(d.requiresGrad)
+        }
+        XCTAssertNil(w1); XCTAssertNil(w2); XCTAssertNil(w3); XCTAssertNil(w4)
     }
 
     func testDeepGraphDoesNotOverflowTheStack() {
@@ -265,10 +417,11 @@ final class TensorCoreTests: XCTestCase {
         let targets = Tensor((0..<32).map { $0 % 16 == 15 ? -100 : ($0 + 1) % vocab }, shape: [2, 16])
         var first: Float = 0, last: Float = 0
         for step in 0..<60 {
-            let x = rmsNorm(try embedding(tokens, weight: emb), weight: norm)   // [2, 16, dim]
-            let (gate, up) = { (h: Tensor) in (h.narrow(-1, start: 0, length: 16), h.narrow(-1, start: 16, length: 16)) }(linear(x, weight: w1))
-            let logits = linear(siluMul(gate, up), weight: w2)                  // [2, 16, vocab]
-            let loss = try crossEntropy(logits: logits, targets: targets)
+            let x = rmsNorm(try embedding(tokens, weight: emb), weight: norm)       // [2, 16, dim]
+            let h = linear(x, weight: w1)                                           // [2, 16, 32]
+            let logits = linear(siluMul(h.narrow(-1, start: 0, length: 16), h.narrow(-1, start: 16, length: 16)),
+                                weight: w2)                                         // [2, 16, vocab]
+            let loss = try crossEntropy(logits: logits, targets: targets)           // mean over non-ignored
             loss.backward()
             withNoGrad { for p in params { p.addInPlace(p.grad!, alpha: -0.5); p.zeroGrad() } }
             if step == 0 { first = loss.item() }

@@ -1,4 +1,5 @@
 import Foundation
+import ModelIO
 import Tensors
 
 /// How `CausalLM.load` stores weights.
@@ -7,10 +8,11 @@ public struct LoadOptions: Sendable {
     /// float16/bfloat16 ones stay in the mapped file, frozen, converted tile by tile by matmul).
     /// `.float32`: convert everything to float32 on load. `.float16`/`.bfloat16`: store that way.
     public var dtype: DType?
-    /// The attention computation of the loaded model.
+    /// The attention computation of the loaded model (default: the fused kernel, as transformers
+    /// defaults to "sdpa").
     public var attentionImplementation: AttentionImplementation
 
-    public init(dtype: DType? = nil, attentionImplementation: AttentionImplementation = .eager) {
+    public init(dtype: DType? = nil, attentionImplementation: AttentionImplementation = .sdpa) {
         self.dtype = dtype
         self.attentionImplementation = attentionImplementation
     }
@@ -33,10 +35,15 @@ extension CausalLM {
 
     static func loadFolder(_ folder: URL, _ options: LoadOptions) throws -> CausalLM {
         let config = try ModelConfig.load(contentsOf: folder.appendingPathComponent("config.json"))
-        let ckpt = try SafetensorsCheckpoint(folder: folder)
+        let ckpt = try SafeTensorsFolder(path: folder.path)
         let model = CausalLM(config: config)
         for (name, p) in model.namedParameters() {
-            guard let t = try ckpt.tensor(name) else { throw ModelError.missingTensor(name: name, file: folder.path) }
+            guard let st = ckpt.tensor(named: name) else { throw ModelError.missingTensor(name: name, file: folder.path) }
+            guard let base = st.bytes.baseAddress else {
+                throw ModelError.invalidFile(file: st.file, "tensor '\(name)' is empty (shape \(st.shape))")
+            }
+            // Borrows the mapped bytes; `place` copies float32 into owned memory.
+            let t = try Tensor(borrowing: base, byteCount: st.byteCount, dtype: st.dtype, shape: st.shape, owner: st.storage)
             guard t.shape == p.value.shape else {
                 throw ModelError.shapeMismatch(name: name, expected: p.value.shape, found: t.shape, file: folder.path)
             }
@@ -60,17 +67,17 @@ extension CausalLM {
         let gguf = try GGUFFile(path: path)
         let config = try ModelConfig(gguf: gguf)
         let model = CausalLM(config: config)
-        var byHF: [String: GGUFFile.TensorInfo] = [:]
-        for (name, info) in gguf.tensors { if let hf = hfName(gguf: name) { byHF[hf] = info } }
+        var byHF: [String: GGUFTensorInfo] = [:]
+        for info in gguf.tensors { if let hf = hfName(gguf: info.name) { byHF[hf] = info } }
         for (name, p) in model.namedParameters() {
             guard let info = byHF[name] else {
                 throw ModelError.missingTensor(name: "\(name) (GGUF '\(ggufName(hf: name))')", file: path)
             }
-            let shape = Array(info.dims.reversed())
+            let shape = info.shape
             guard shape == p.value.shape else {
                 throw ModelError.shapeMismatch(name: "\(name) (GGUF '\(info.name)')", expected: p.value.shape, found: shape, file: path)
             }
-            var values = try gguf.floats(info)
+            var values = try gguf.dequantize(info.name)
             if name.hasSuffix("self_attn.q_proj.weight") {
                 values = unpermuteRows(values, shape: shape, heads: config.numAttentionHeads)
             } else if name.hasSuffix("self_attn.k_proj.weight") {
@@ -133,44 +140,46 @@ extension CausalLM {
 extension ModelConfig {
     /// A config from GGUF metadata (architecture llama: `llama.block_count`, `embedding_length`, …).
     init(gguf: GGUFFile) throws {
-        guard let arch = gguf.metadata["general.architecture"]?.string else {
-            throw ModelError.invalidConfig(field: "general.architecture", "missing in \(gguf.path)")
+        let path = gguf.name
+        guard case .string(let arch)? = gguf.value("general.architecture") else {
+            throw ModelError.invalidConfig(field: "general.architecture", "missing in \(path)")
         }
         guard arch == "llama" else {
-            throw ModelError.unsupportedArchitecture("GGUF general.architecture '\(arch)' in \(gguf.path); supported: llama")
+            throw ModelError.unsupportedArchitecture("GGUF general.architecture '\(arch)' in \(path); supported: llama")
         }
         func int(_ key: String) throws -> Int {
-            guard let v = gguf.metadata["llama." + key]?.int else {
-                throw ModelError.invalidConfig(field: "llama." + key, "missing or not an integer in \(gguf.path)")
+            guard let v = gguf.value("llama." + key)?.intValue else {
+                throw ModelError.invalidConfig(field: "llama." + key, "missing or not an integer in \(path)")
             }
             return v
         }
-        func opt(_ key: String) -> GGUFFile.Value? { gguf.metadata["llama." + key] }
+        func opt(_ key: String) -> GGUFValue? { gguf.value("llama." + key) }
         let hidden = try int("embedding_length"), heads = try int("attention.head_count")
-        let vocab = opt("vocab_size")?.int ?? gguf.tensors["token_embd.weight"]?.dims.last
-            ?? gguf.metadata["tokenizer.ggml.tokens"]?.array?.count
+        var tokenCount: Int? = nil
+        if case .array(let a)? = gguf.value("tokenizer.ggml.tokens") { tokenCount = a.count }
+        let vocab = opt("vocab_size")?.intValue ?? gguf.tensor(named: "token_embd.weight")?.shape.first ?? tokenCount
         guard let vocab else { throw ModelError.invalidConfig(field: "llama.vocab_size", "missing, and no token_embd.weight to infer it from") }
-        let headDim = opt("attention.key_length")?.int ?? (heads > 0 ? hidden / heads : 0)
-        if let rd = opt("rope.dimension_count")?.int, rd != headDim {
+        let headDim = opt("attention.key_length")?.intValue ?? (heads > 0 ? hidden / heads : 0)
+        if let rd = opt("rope.dimension_count")?.intValue, rd != headDim {
             throw ModelError.invalidConfig(field: "llama.rope.dimension_count", "\(rd) differs from the head size \(headDim): partial rotary embeddings are not supported")
         }
         var scaling: RopeScaling? = nil
-        if let type = opt("rope.scaling.type")?.string, type != "none" {
-            guard type == "linear", let f = opt("rope.scaling.factor")?.float else {
+        if case .string(let type)? = opt("rope.scaling.type"), type != "none" {
+            guard type == "linear", let f = opt("rope.scaling.factor")?.doubleValue else {
                 throw ModelError.invalidConfig(field: "llama.rope.scaling.type", "'\(type)' is not supported for GGUF (none, linear)")
             }
             scaling = RopeScaling(ropeType: "linear", factor: Float(f))
         }
-        let eos = gguf.metadata["tokenizer.ggml.eos_token_id"]?.int
+        let eos = gguf.value("tokenizer.ggml.eos_token_id")?.intValue
         try self.init(modelType: "llama", vocabSize: vocab, hiddenSize: hidden, intermediateSize: try int("feed_forward_length"),
                       numHiddenLayers: try int("block_count"), numAttentionHeads: heads,
-                      numKeyValueHeads: opt("attention.head_count_kv")?.int ?? heads, headDim: headDim,
-                      maxPositionEmbeddings: opt("context_length")?.int ?? 2048,
-                      rmsNormEps: Float(opt("attention.layer_norm_rms_epsilon")?.float ?? 1e-5),
-                      ropeTheta: Float(opt("rope.freq_base")?.float ?? 10000), ropeScaling: scaling,
-                      tieWordEmbeddings: gguf.tensors["output.weight"] == nil,
-                      bosTokenId: gguf.metadata["tokenizer.ggml.bos_token_id"]?.int,
+                      numKeyValueHeads: opt("attention.head_count_kv")?.intValue ?? heads, headDim: headDim,
+                      maxPositionEmbeddings: opt("context_length")?.intValue ?? 2048,
+                      rmsNormEps: Float(opt("attention.layer_norm_rms_epsilon")?.doubleValue ?? 1e-5),
+                      ropeTheta: Float(opt("rope.freq_base")?.doubleValue ?? 10000), ropeScaling: scaling,
+                      tieWordEmbeddings: gguf.tensor(named: "output.weight") == nil,
+                      bosTokenId: gguf.value("tokenizer.ggml.bos_token_id")?.intValue,
                       eosTokenIds: eos.map { [$0] } ?? [],
-                      padTokenId: gguf.metadata["tokenizer.ggml.padding_token_id"]?.int)
+                      padTokenId: gguf.value("tokenizer.ggml.padding_token_id")?.intValue)
     }
 }

@@ -6,9 +6,11 @@ extension Kernels {
     /// tiles are visited with an online softmax, so only a queryBlock×keyBlock score tile exists at a time.
     /// Tile products run through cblas_sgemm directly on the strided [B, T, H, D] layout.
     ///
-    /// Layout: q, out [B, T, Hq, D]; k, v [B, T, Hkv, D]; lse [B, Hq, T]. Query head h reads kv head
-    /// h / (Hq / Hkv). Query i may attend to key j iff (!causal || j <= i) && same segment id && keyMask[j] != 0.
-    /// A query with no allowed key gets out = 0 and lse = -inf.
+    /// Layout: q, out [B, T, Hq, D]; k, v [B, TK, Hkv, D]; lse [B, Hq, T]; segmentIds [B, TK] Int32 and
+    /// keyMask [B, TK] UInt8 (T = seqLen, TK = keyLen, equal unless shape.keyLen says otherwise). Query head h
+    /// reads kv head h / (Hq / Hkv). Query i (at key position p = i + TK - T) may attend to key j iff
+    /// (!causal || j <= p) && seg[p] == seg[j] && keyMask[j] != 0. A query with no allowed key gets
+    /// out = 0 and lse = -inf.
     public static func attentionForward(
         q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
         out: UnsafeMutablePointer<Float>, lse: UnsafeMutablePointer<Float>,
@@ -25,13 +27,19 @@ extension Kernels {
         shape: AttentionShape, scale: Float, causal: Bool,
         segmentIds: UnsafePointer<Int32>?, keyMask: UnsafePointer<UInt8>?, tiles: AttentionTiles
     ) {
-        let B = shape.batch, T = shape.seqLen, Hq = shape.qHeads, Hkv = shape.kvHeads, D = shape.headDim
-        guard B > 0, T > 0, Hq > 0, D > 0, Hkv > 0, Hq % Hkv == 0 else { return }
+        let B = shape.batch, T = shape.seqLen, TK = shape.keyLen, Hq = shape.qHeads, Hkv = shape.kvHeads, D = shape.headDim
+        if shape.problem != nil {
+            if B > 0, T > 0, Hq > 0, D > 0 {
+                out.update(repeating: .nan, count: B * T * Hq * D); lse.update(repeating: .nan, count: B * Hq * T)
+            }
+            return
+        }
+        if shape.isEmpty { return }
         let group = Hq / Hkv
         let BQ = tiles.queryBlock, BK = tiles.keyBlock
-        let nQB = (T + BQ - 1) / BQ, nKB = (T + BK - 1) / BK
+        let nQB = (T + BQ - 1) / BQ, nKB = (TK + BK - 1) / BK
         let ldq = Hq * D, ldk = Hkv * D
-        let mask = AttentionMask(seqLen: T, causal: causal, segmentIds: segmentIds, keyMask: keyMask)
+        let mask = AttentionMask(shape: shape, causal: causal, segmentIds: segmentIds, keyMask: keyMask)
 
         // Items (b, qb) × heads; tile visibility depends only on (b, qb, kb), so classify once per (b, qb).
         var kinds = [AttentionMask.BlockKind](repeating: .skip, count: B * nQB * nKB)
@@ -41,7 +49,7 @@ extension Kernels {
                 let q0 = qb * BQ, qn = min(BQ, T - q0)
                 var c = 1
                 for kb in 0..<nKB {
-                    let k0 = kb * BK, kn = min(BK, T - k0)
+                    let k0 = kb * BK, kn = min(BK, TK - k0)
                     let kind = mask.classify(b, q0: q0, qn: qn, k0: k0, kn: kn)
                     kinds[(b * nQB + qb) * nKB + kb] = kind
                     if kind != .skip { c += 8 }
@@ -51,7 +59,7 @@ extension Kernels {
         }
         let lists = balance(costs: costs, workers: min(Parallel.workers, costs.count))
 
-        kinds.withUnsafeBufferPointer { kindsBuf in
+        withSingleThreadedBLAS { kinds.withUnsafeBufferPointer { kindsBuf in
             let kinds = kindsBuf.baseAddress!
             Parallel.forEach(lists.count) { w in
                 let s = UnsafeMutablePointer<Float>.allocate(capacity: BQ * BK)
@@ -70,30 +78,45 @@ extension Kernels {
                     for kb in 0..<nKB {
                         let kind = kinds[(b * nQB + qb) * nKB + kb]
                         if kind == .skip { continue }
-                        let k0 = kb * BK, kn = min(BK, T - k0)
-                        let kp = k + (b * T + k0) * ldk + g * D
-                        let vp = v + (b * T + k0) * ldk + g * D
-                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(qn), Int32(kn), Int32(D),
-                                    scale, qp, Int32(ldq), kp, Int32(ldk), 0, s, Int32(BK))
-                        if kind == .partial { mask.apply(s, ld: BK, b, q0: q0, qn: qn, k0: k0, kn: kn) }
-                        for i in 0..<qn {
-                            let row = s + i * BK
-                            let mNew = max(m[i], rowMax(row, kn))
-                            if mNew == -.infinity {
-                                row.update(repeating: 0, count: kn)
-                                continue
+                        let k0 = kb * BK
+                        let knTile = mask.usefulKeys(q0: q0, qn: qn, k0: k0, kn: min(BK, TK - k0), kind: kind)
+                        let kp = k + (b * TK + k0) * ldk + g * D
+                        let vp = v + (b * TK + k0) * ldk + g * D
+                        // Tiles cut by the causal diagonal go in row groups, each with only the keys it can see.
+                        let rowStep = mask.rowStep(qn: qn, kind: kind)
+                        var r0 = 0
+                        while r0 < qn {
+                            let rn = min(rowStep, qn - r0)
+                            let kn = mask.usefulKeys(q0: q0 + r0, qn: rn, k0: k0, kn: knTile, kind: kind)
+                            defer { r0 += rn }
+                            if kn <= 0 { continue }
+                            let sr = s + r0 * BK
+                            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rn), Int32(kn), Int32(D),
+                                        scale, qp + r0 * ldq, Int32(ldq), kp, Int32(ldk), 0, sr, Int32(BK))
+                            mask.apply(sr, ld: BK, b, q0: q0 + r0, qn: rn, k0: k0, kn: kn, kind: kind)
+                            for i in r0..<(r0 + rn) {
+                                let row = s + i * BK
+                                let len = mask.rowEnd(q0 + i, k0: k0, kn: kn, kind: kind)
+                                let mNew = max(m[i], rowMax(row, len))
+                                if mNew == -.infinity {
+                                    row.update(repeating: 0, count: kn)
+                                    continue
+                                }
+                                if len < kn { (row + len).update(repeating: 0, count: kn - len) }
+                                let rs = expShiftSum(row, len, mNew)
+                                if m[i] == -.infinity {
+                                    m[i] = mNew  // first visible keys: l and the accumulator row are still 0
+                                } else if m[i] != mNew {
+                                    let alpha = Foundation.exp(m[i] - mNew)
+                                    l[i] *= alpha
+                                    scaleRow(acc + i * D, D, alpha)
+                                    m[i] = mNew
+                                }
+                                l[i] += rs
                             }
-                            let rs = expShiftSum(row, kn, mNew)
-                            if m[i] != mNew {
-                                let alpha = sexp(m[i] - mNew)
-                                l[i] *= alpha
-                                scaleRow(acc + i * D, D, alpha)
-                                m[i] = mNew
-                            }
-                            l[i] += rs
+                            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rn), Int32(D), Int32(kn),
+                                        1, sr, Int32(BK), vp, Int32(ldk), 1, acc + r0 * D, Int32(D))
                         }
-                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(qn), Int32(D), Int32(kn),
-                                    1, s, Int32(BK), vp, Int32(ldk), 1, acc, Int32(D))
                     }
                     let op = out + (b * T + q0) * ldq + h * D
                     let lp = lse + (b * Hq + h) * T + q0
@@ -111,6 +134,6 @@ extension Kernels {
                     }
                 }
             }
-        }
+        } }
     }
 }

@@ -55,22 +55,18 @@ extension Kernels {
         return sign | (em >= 0x7C00 ? special : scaled)
     }
 
+    /// Branch-free (selects only) so the conversion loops vectorise.
     @inline(__always) static func floatBitsToHalf(_ w: UInt32) -> UInt16 {
-        let sign = UInt16(truncatingIfNeeded: (w >> 16) & 0x8000)
+        let sign = (w >> 16) & 0x8000
         let a = w & 0x7FFF_FFFF
-        let bits: UInt32
-        if a > 0x7F80_0000 {
-            bits = 0x7E00                                   // NaN
-        } else if a >= 0x477F_F000 {
-            bits = 0x7C00                                   // ≥ 65520 rounds to inf
-        } else if a >= 0x3880_0000 {
-            // Normal half: rebias the exponent (127 → 15), then round the 13 dropped bits to nearest even.
-            let t = a &- 0x3800_0000
-            bits = (t &+ 0x0FFF &+ ((t >> 13) & 1)) >> 13
-        } else {
-            // Subnormal half (or zero): adding 0.5 makes the FPU round to a multiple of 2^-24, the half ulp.
-            bits = (Float(bitPattern: a) + 0.5).bitPattern &- 0x3F00_0000
-        }
-        return sign | UInt16(truncatingIfNeeded: bits)
+        // Normal half: rebias the exponent (127 → 15), then round the 13 dropped bits to nearest even.
+        let t = a &- 0x3800_0000
+        let normal = (t &+ 0x0FFF &+ ((t >> 13) & 1)) >> 13
+        // Subnormal half (or zero): adding 0.5 makes the FPU round to a multiple of 2^-24, the half ulp.
+        let sub = (Float(bitPattern: a) + 0.5).bitPattern &- 0x3F00_0000
+        var bits = a >= 0x3880_0000 ? normal : sub
+        bits = a >= 0x477F_F000 ? 0x7C00 : bits   // ≥ 65520 rounds to inf
+        bits = a > 0x7F80_0000 ? 0x7E00 : bits    // NaN
+        return UInt16(truncatingIfNeeded: sign | bits)
     }
 }

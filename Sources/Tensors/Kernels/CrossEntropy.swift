@@ -40,7 +40,7 @@ extension Kernels {
                 let xr = logits + row * vocab
                 let z = V16(repeating: lse[row])
                 var j = 0
-                while j + 16 <= vocab { store(vexp(load(xr + j) - z) * gradScale, dr + j); j += 16 }
+                while j + 16 <= vocab { store(vexpNonPositive(load(xr + j) - z) * gradScale, dr + j); j += 16 }
                 while j < vocab { dr[j] = sexp(xr[j] - lse[row]) * gradScale; j += 1 }
                 dr[Int(t)] -= gradScale
             }

@@ -57,7 +57,7 @@ extension Kernels {
                 let s = rowSum(gr, dim)
                 let sv = V16(repeating: s)
                 var j = 0
-                while j + 16 <= dim { store(load(gr + j) - vexp(load(yr + j)) * sv, dr + j); j += 16 }
+                while j + 16 <= dim { store(load(gr + j) - vexpNonPositive(load(yr + j)) * sv, dr + j); j += 16 }
                 while j < dim { dr[j] = gr[j] - sexp(yr[j]) * s; j += 1 }
             }
         }
@@ -80,8 +80,8 @@ extension Kernels {
             if m != -.infinity {
                 let mv = V16(repeating: m)
                 var j = 0
-                while j + 16 <= bn { sum += vexp(load(bp + j) - mv); j += 16 }
-                if j < bn { sum += vexp(loadPartial(bp + j, bn - j, fill: -.infinity) - mv) }
+                while j + 16 <= bn { sum += vexpNonPositive(load(bp + j) - mv); j += 16 }
+                if j < bn { sum += vexpNonPositive(loadPartial(bp + j, bn - j, fill: -.infinity) - mv) }
             }
             j0 += bn
         }

@@ -29,13 +29,26 @@ extension Kernels {
         for i in 0..<n { p[i] = v[i] }
     }
 
+    // The standard library's pointwiseMin/Max lower to a lane-by-lane loop through memory (very slow);
+    // a compare + select stays in vector registers.
+    @inline(__always) static func vmin(_ a: V16, _ b: V16) -> V16 { a.replacing(with: b, where: b .< a) }
+    @inline(__always) static func vmax(_ a: V16, _ b: V16) -> V16 { a.replacing(with: b, where: a .< b) }
+
     /// e^x per lane, about 1 ulp (Cody–Waite range reduction to [-ln2/2, ln2/2], degree-7 polynomial).
     /// Lanes below -87.3 (including -inf) give exactly 0, so masked scores (-inf) vanish; lanes above
     /// 88.7 saturate near Float.greatestFiniteMagnitude instead of overflowing.
     @inline(__always) static func vexp(_ x: V16) -> V16 {
-        let hi = V16(repeating: 88.7)
+        vexpCore(x, clampHigh: true)
+    }
+
+    /// e^x for x <= 0 (shifted scores, log-probabilities): the same as `vexp` without the upper clamp.
+    @inline(__always) static func vexpNonPositive(_ x: V16) -> V16 {
+        vexpCore(x, clampHigh: false)
+    }
+
+    @inline(__always) static func vexpCore(_ x: V16, clampHigh: Bool) -> V16 {
         let lo = V16(repeating: -87.3)
-        let xc = pointwiseMax(pointwiseMin(x, hi), lo)
+        let xc = clampHigh ? vmax(vmin(x, V16(repeating: 88.7)), lo) : vmax(x, lo)
         // Rounding by adding 1.5·2^23 leaves n in the low mantissa bits of t (round-to-nearest-even).
         let magic = V16(repeating: 12582912.0)
         let t = xc * 1.44269504088896341 + magic
@@ -61,13 +74,26 @@ extension Kernels {
         vexp(V16(repeating: x))[0]
     }
 
+    // Horizontal reductions through the halves (the standard library's sum()/max() go lane by lane).
+    @inline(__always) static func hsum(_ v: V16) -> Float {
+        let a = v.lowHalf + v.highHalf
+        let b = a.lowHalf + a.highHalf
+        return (b[0] + b[2]) + (b[1] + b[3])
+    }
+
+    @inline(__always) static func hmax(_ v: V16) -> Float {
+        let a = v.lowHalf.replacing(with: v.highHalf, where: v.lowHalf .< v.highHalf)
+        let b = a.lowHalf.replacing(with: a.highHalf, where: a.lowHalf .< a.highHalf)
+        return max(max(b[0], b[1]), max(b[2], b[3]))
+    }
+
     /// Maximum of `p[0..<n]` (-inf when n == 0).
     @inline(__always) static func rowMax(_ p: UnsafePointer<Float>, _ n: Int) -> Float {
         var acc = V16(repeating: -.infinity)
         var j = 0
-        while j + 16 <= n { acc = pointwiseMax(acc, load(p + j)); j += 16 }
-        if j < n { acc = pointwiseMax(acc, loadPartial(p + j, n - j, fill: -.infinity)) }
-        return acc.max()
+        while j + 16 <= n { acc = vmax(acc, load(p + j)); j += 16 }
+        if j < n { acc = vmax(acc, loadPartial(p + j, n - j, fill: -.infinity)) }
+        return hmax(acc)
     }
 
     /// Sum of `p[0..<n]`.
@@ -76,7 +102,7 @@ extension Kernels {
         var j = 0
         while j + 16 <= n { acc += load(p + j); j += 16 }
         if j < n { acc += loadPartial(p + j, n - j, fill: 0) }
-        return acc.sum()
+        return hsum(acc)
     }
 
     /// Dot product of `a[0..<n]` and `b[0..<n]`.
@@ -85,7 +111,7 @@ extension Kernels {
         var j = 0
         while j + 16 <= n { acc += load(a + j) * load(b + j); j += 16 }
         if j < n { acc += loadPartial(a + j, n - j, fill: 0) * loadPartial(b + j, n - j, fill: 0) }
-        return acc.sum()
+        return hsum(acc)
     }
 
     /// In place p[j] = exp(p[j] - shift); returns the sum of the results.
@@ -94,14 +120,14 @@ extension Kernels {
         let s = V16(repeating: shift)
         var j = 0
         while j + 16 <= n {
-            let e = vexp(load(p + j) - s)
+            let e = vexpNonPositive(load(p + j) - s)
             store(e, p + j); acc += e; j += 16
         }
         if j < n {
-            let e = vexp(loadPartial(p + j, n - j, fill: -.infinity) - s)
+            let e = vexpNonPositive(loadPartial(p + j, n - j, fill: -.infinity) - s)
             storePartial(e, p + j, n - j); acc += e
         }
-        return acc.sum()
+        return hsum(acc)
     }
 
     /// In place p[j] *= a.
