@@ -30,6 +30,21 @@ SMOL_TEMPLATE_WITH_GENERATION = (
     "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
 )
 
+# A template that shows the row's tools (function schemas) to the model, to check they reach the template.
+TOOLS_TEMPLATE = (
+    "{% if tools %}{{ '<|im_start|>system\nTools: ' + (tools | tojson) + '<|im_end|>\n' }}{% endif %}"
+    "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>\n' }}"
+    "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+TOOLS_ROWS = [
+    {"messages": [{"role": "user", "content": "Weather in Dagobah?"},
+                  {"role": "assistant", "content": "Foggy, it is."}],
+     "tools": json.dumps([{"type": "function", "function": {"name": "get_weather", "description": "Weather of a planet",
+                                                             "parameters": {"type": "object", "properties": {"planet": {"type": "string"}}}}}])},
+    {"messages": [{"role": "user", "content": "Time?"}, {"role": "assistant", "content": "Now, it is."}],
+     "tools": json.dumps([{"type": "function", "function": {"name": "clock", "parameters": {"type": "object", "properties": {}}}}])},
+]
+
 MULTITURN = [
     {"messages": [
         {"role": "user", "content": "Hello there!"},
@@ -54,6 +69,12 @@ MULTITURN = [
     {"messages": [
         {"role": "user", "content": "Multi\nline\ninput with \"quotes\" and unicode: café, 日本."},
         {"role": "assistant", "content": "Unicode, handle it I do: naïve ☃."}]},
+    {"messages": [
+        {"role": "system", "content": "You can call tools."},
+        {"role": "user", "content": "Weather in Dagobah?"},
+        {"role": "assistant", "content": "Checking, I am."},
+        {"role": "tool", "content": "{\"temp\": 31, \"sky\": \"swamp fog\"}"},
+        {"role": "assistant", "content": "Warm and foggy, it is."}]},
     {"messages": [
         {"role": "user", "content": "Short?"},
         {"role": "assistant", "content": "Yes."},
@@ -165,6 +186,10 @@ def main():
                           dict(max_length=48, pad_token=pad, packing=True, packing_strategy="bfd_split")))
     modes.append(run_mode("conv_packing_wrapped", tok_dir, conv_pc,
                           dict(max_length=128, pad_token=pad, packing=True, packing_strategy="wrapped")))
+    modes.append(run_mode("conv_keep_end", tok_dir, conv_pc,
+                          dict(max_length=40, pad_token=pad, truncation_mode="keep_end")))
+    modes.append(run_mode("conv_padding_free_pad16", tok_dir, conv_pc,
+                          dict(max_length=None, pad_token=pad, padding_free=True, pad_to_multiple_of=16)))
     modes.append(run_mode("text_prompt_completion", tok_dir, text_pc, dict(max_length=64, pad_token=pad)))
     modes.append(run_mode("formatting_func_lm", tok_dir, raw, dict(max_length=64, pad_token=pad),
                           formatting_func=lambda ex: f"### Question: {ex['sentence']}\n### Answer: {ex['translation']}"))
@@ -172,6 +197,13 @@ def main():
                           dict(max_length=96, pad_token=pad, assistant_only_loss=True),
                           chat_template=SMOL_TEMPLATE_WITH_GENERATION))
     modes.append(run_mode("multiturn_full_loss", tok_dir, multi, dict(max_length=None, pad_token=pad)))
+    modes.append(run_mode("tools_full_loss", tok_dir, Dataset.from_list(TOOLS_ROWS), dict(max_length=None, pad_token=pad),
+                          chat_template=TOOLS_TEMPLATE))
+    with open(os.path.join(fixdir, "tools.jsonl.tmp"), "w", encoding="utf-8") as f:
+        for r in TOOLS_ROWS:
+            f.write(json.dumps(r, ensure_ascii=False) + "\n")
+    os.replace(os.path.join(fixdir, "tools.jsonl.tmp"), os.path.join(fixdir, "tools.jsonl"))
+    write_json(os.path.join(fixdir, "tools_template.json"), {"template": TOOLS_TEMPLATE})
     flat_base = run_mode("conv_full_loss_nomax", tok_dir, conv_pc,
                          dict(max_length=None, pad_token=pad, completion_only_loss=False))
     modes.append(flattening_mode(flat_base))

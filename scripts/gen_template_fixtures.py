@@ -129,6 +129,29 @@ case("raise-exception", "{{ raise_exception('Custom failure: ' ~ messages|length
 case("cycler-joiner", "{% set c = cycler('x', 'y') %}{{ c.next() }}{{ c.next() }}{{ c.next() }}{{ c.current }}|{% set j = joiner(', ') %}{% for i in range(3) %}{{ j() }}{{ i }}{% endfor %}")
 # --- markup
 case("markup-concat", "{{ '<a>'|safe + '<b>' }}|{{ '<b>' + '<a>'|safe }}|{{ '<a>'|safe ~ '<b>' }}|{{ ('%s'|safe) % '<x>' }}|{{ ('<a>'|safe).strip() + '&' }}|{{ '<p>'|e }}|{{ ('<p>'|e)|e }}|{{ ('x'|safe) is string }}|{{ '<a>'|safe|length }}")
+# --- scoping
+case("scope-macro-late-binding", "{% set x = 1 %}{% macro m() %}{{ x }}{% endmacro %}{% set x = 2 %}{{ m() }}")
+case("scope-macro-later-global", "{% macro m() %}{{ y }}{% endmacro %}{% set y = 5 %}{{ m() }}")
+case("scope-macro-in-loop", "{% for i in [1, 2] %}{% macro m() %}{{ i }}{% endmacro %}{{ m() }}{% endfor %}")
+case("scope-macro-mutates-namespace", "{% set ns = namespace(a=1) %}{% macro m() %}{% set ns.a = ns.a + 1 %}{% endmacro %}{{ m() }}{{ m() }}{{ ns.a }}")
+case("scope-if-set-leaks", "{% if true %}{% set z = 3 %}{% endif %}{{ z }}")
+case("scope-for-set-stays", "{% for a in [1] %}{% set q = 1 %}{% endfor %}[{{ q }}]")
+case("scope-loop-var-stays", "{% for a in [1, 2] %}{% endfor %}[{{ a }}]")
+case("scope-defined-before-set", "{{ x is defined }}{% set x = 1 %}{{ x is defined }}")
+case("loop-depth", "{% for x in [1] %}{{ loop.depth }}{% for y in [2] %}{{ loop.depth }}{{ loop.depth0 }}{% endfor %}{% endfor %}")
+case("err-break-outside-loop", "{% break %}", None)
+case("err-loop-outside-loop", "{{ loop.index }}", None)
+# --- generators, range objects, dict views (jinja's streaming filters return generators)
+case("gen-truthy", "{% if [] | select %}T{% else %}F{% endif %}{% if []|list %}T{% else %}F{% endif %}{% if messages|selectattr('role', 'equalto', 'nobody') %}T{% endif %}{{ [3, 1]|map('string')|join(',') }}{{ [1, 2]|select('odd')|first }}{{ [1, 2]|reject('odd')|list }}")
+case("gen-length-error", "{{ [1]|select|length }}", None)
+case("gen-tojson-error", "{{ [1]|map('string')|tojson }}", None)
+case("gen-last-error", "{{ [1]|select|last }}", None)
+case("range-values", "{{ range(3) }}|{{ range(1, 5, 2) }}|{{ range(4)[-1] }}|{{ range(3)|length }}|{{ range(0) is sequence }}{% if range(0) %}T{% else %}F{% endif %}|{{ range(3)|list }}|{{ 2 in range(3) }}|{{ range(5)|reverse|list }}")
+case("dict-views", "{% if {}.items() %}T{% else %}F{% endif %}{{ {'a': 1}.keys() }}{{ {'a': 1}.values() }}{{ {'a': 1}.items()|length }}{{ 'a' in {'a': 1}.keys() }}")
+case("unknown-filter-soft", "{% if false %}{{ x|nosuch }}{{ x is nosuch }}{% endif %}{{ 1 if true else x|nosuch }}ok")
+case("err-unknown-filter-in-for", "{% for i in [] %}{{ x|nosuch }}{% endfor %}", None)
+case("err-unknown-filter-in-macro", "{% macro m() %}{{ x|nosuch }}{% endmacro %}", None)
+case("err-unknown-filter-soft-called", "{% if true %}{{ x|nosuch }}{% endif %}", None)
 # --- errors
 case("err-unknown-filter", "{{ 1|nosuchfilter }}", None)
 case("err-unknown-test", "{{ 1 is nosuchtest }}", None)
@@ -166,5 +189,32 @@ with open(out, "w", encoding="utf-8") as f:
     f.write("\n")
 print(f"wrote {len(cases)} cases to {out}")
 for c in cases:
-    if "python_error" in c and not c["id"].startswith(("err-", "raise")) and c["id"] not in ("namespace-underscore", "undefined-attr-of-undefined", "undefined-arith", "undefined-call", "none-iterate", "tojson-undefined", "list-append-unsafe", "dict-update-unsafe"):
+    if "python_error" in c and "error" not in c["id"] and not c["id"].startswith(("err-", "raise")) and c["id"] not in ("namespace-underscore", "undefined-attr-of-undefined", "undefined-arith", "undefined-call", "none-iterate", "tojson-undefined", "list-append-unsafe", "dict-update-unsafe"):
         print("UNEXPECTED ERROR", c["id"], c["python_error"])
+
+# --- apply_chat_template-level cases: message normalisation, reasoning aliases, continue_final_message
+APPLY_TEMPLATE = (
+    "{% for m in messages %}<{{ m.role }}>{% for k, v in m.items() %}{{ k }}={{ v }};{% endfor %}"
+    "{% if m.thinking is defined %}[T:{{ m.thinking }}]{% endif %}{{ m.content }}</{{ m.role }}>{% endfor %}"
+    "{% if add_generation_prompt %}<assistant>{% endif %}{% if tools %}TOOLS={{ tools|tojson }}{% endif %}{{ extra_flag }}"
+)
+CHATML = ("{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}"
+          "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}")
+apply_inputs = [
+    ("none-keys-dropped", APPLY_TEMPLATE, [{"role": "user", "content": "hi", "name": None}, {"role": "assistant", "content": "yo", "tool_calls": None}], None, True, False, {}),
+    ("reasoning-aliases", APPLY_TEMPLATE, [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a", "reasoning_content": "because"}, {"role": "assistant", "content": "b", "reasoning": "r2"}, {"role": "assistant", "content": "c", "thinking": "t3", "reasoning_content": "rc3"}], None, False, False, {}),
+    ("tools-and-extra", APPLY_TEMPLATE, [{"role": "user", "content": "weather?"}], [{"type": "function", "function": {"name": "f", "parameters": {"b": 1, "a": 2}}}], True, False, {"extra_flag": "X"}),
+    ("continue-final", CHATML, [{"role": "user", "content": "Write a poem"}, {"role": "assistant", "content": "Roses are red,"}], None, False, True, {}),
+]
+apply_cases = []
+for id, template, msgs, tools, agp, cont, extra in apply_inputs:
+    normalized = ctu._normalize_chat_messages(msgs)
+    rendered, _ = ctu.render_jinja_template(conversations=[normalized], tools=tools, chat_template=template,
+                                            add_generation_prompt=agp, continue_final_message=cont, **extra)
+    apply_cases.append({"id": id, "template": template, "messages": msgs, "tools": tools, "add_generation_prompt": agp,
+                        "continue_final_message": cont, "extra": extra, "expected": rendered[0]})
+out2 = os.path.join(os.path.dirname(out), "apply_cases.json")
+with open(out2, "w", encoding="utf-8") as f:
+    json.dump(apply_cases, f, ensure_ascii=False, indent=1)
+    f.write("\n")
+print(f"wrote {len(apply_cases)} cases to {out2}")

@@ -28,16 +28,19 @@ enum Builtins {
         }
     }
 
-    static func globals(now: NaiveDateTime) -> [String: Value] {
+    /// Shared by all renders: nothing here holds per-render state (`strftime_now` reads the render's clock).
+    static let globals: [String: Value] = makeGlobals()
+
+    static func makeGlobals() -> [String: Value] {
         var g: [String: Value] = [:]
         g["raise_exception"] = .callable(Callable(name: "raise_exception") { args, kw, _ in
             let a = try Args("raise_exception", args, kw, ["message"])
-            throw TemplateError(.raised, PyFormat.str(a.get("message") ?? .none))
+            throw TemplateError(.raised, PyFormat.str(a.get("message") ?? Value.none))
         })
-        g["strftime_now"] = .callable(Callable(name: "strftime_now") { args, kw, _ in
+        g["strftime_now"] = .callable(Callable(name: "strftime_now") { args, kw, interp in
             let a = try Args("strftime_now", args, kw, ["format"])
             guard let f = try a.string("format") else { throw TemplateError.runtime("strftime_now() needs a format string") }
-            return .string(now.strftime(f))
+            return .string(interp.now.strftime(f))
         })
         g["range"] = .callable(Callable(name: "range") { args, kw, interp in
             guard kw.isEmpty else { throw TemplateError.runtime("range() takes no keyword arguments") }
@@ -55,7 +58,7 @@ enum Builtins {
             if step == 0 { throw TemplateError.runtime("range() arg 3 must not be zero") }
             let count = step > 0 ? (stop > start ? (stop - start - 1) / step + 1 : 0) : (start > stop ? (start - stop - 1) / (-step) + 1 : 0)
             try interp.checkSize(count, "range()")
-            return .list((0..<count).map { .int(start + $0 * step) })
+            return .object(SeqObject(.range(start, stop, step), (0..<count).map { .int(start + $0 * step) }))
         })
         g["dict"] = .callable(Callable(name: "dict") { args, kw, interp in
             var d = PyDict()

@@ -36,7 +36,6 @@ public final class ChatTemplate: @unchecked Sendable {
         var lexer = Lexer(source)
         let tokens = try lexer.run()
         var parser = Parser(tokens: tokens, maxDepth: limits.maxNestingDepth)
-        parser.checkNames = !(source.contains("is filter") || source.contains("is test"))
         nodes = try parser.parseTemplate()
     }
 

@@ -23,7 +23,9 @@ enum Filters {
         case .dict(let d): return d.count
         case .undefined: return 0
         case .object(let o as Namespace): return o.attrs.count
-        case .object(let o as DictView): return o.items.count
+        case .object(let o as SeqObject):
+            guard o.hasLen else { throw TemplateError.runtime("object of type '\(o.typeName)' has no len()") }
+            return o.items.count
         default: throw TemplateError.runtime("object of type '\(v.typeName)' has no len()")
         }
     }
@@ -105,6 +107,9 @@ enum Filters {
         return r
     }
 
+    /// Filters that return a Python generator in jinja 3.1.
+    static let generatorFilters: Set<String> = ["map", "select", "reject", "selectattr", "rejectattr", "batch", "slice", "unique", "items"]
+
     /// Filters that keep a Markup input Markup (they go through `soft_str`, which keeps Markup).
     static let markupPreserving: Set<String> = ["string", "trim", "upper", "lower", "capitalize", "center", "indent", "format"]
 
@@ -116,7 +121,15 @@ enum Filters {
         case "forceescape": return .markup(htmlEscape(PyFormat.str(v)))
         default: break
         }
-        let r = try run(name, v.asPlain, args, kw, interp)
+        var r = try run(name, v.asPlain, args, kw, interp)
+        // jinja's streaming filters return generators (always truthy, no len(), not JSON serialisable).
+        if Filters.generatorFilters.contains(name), case .list(let items) = r {
+            r = .object(SeqObject(.generator("do_\(name)"), items))
+        }
+        if name == "reverse", case .list(let items) = r {
+            if case .list = v { r = .object(SeqObject(.reverseIterator, items)) }
+            else if case .object(let o as SeqObject) = v, o.isRange { r = .object(SeqObject(.generator("reversed"), items)) }
+        }
         if v.isMarkup, markupPreserving.contains(name), case .string(let s) = r { return .markup(s) }
         return r
     }
@@ -178,7 +191,7 @@ enum Filters {
         case "tojson":
             let a = try Args(name, args, kw, ["ensure_ascii", "indent", "separators", "sort_keys"])
             var indent: String? = nil
-            switch a.get("indent") ?? .none {
+            switch a.get("indent") ?? Value.none {
             case .none: break
             case .int(let n): indent = String(repeating: " ", count: max(0, min(n, 1000)))
             case .string(let s): indent = s
@@ -209,6 +222,7 @@ enum Filters {
             default: return try interp.iterate(v).first ?? .undefined(Undefined(name: nil, hint: "No first item, sequence was empty."))
             }
         case "last":
+            if case .object(let o as SeqObject) = v, case .generator = o.kind { throw TemplateError.runtime("'generator' object is not reversible") }
             return try interp.iterate(v).last ?? .undefined(Undefined(name: nil, hint: "No last item, sequence was empty."))
         case "reverse":
             switch v {
@@ -391,7 +405,7 @@ enum Filters {
             if !kw.isEmpty { var d = PyDict(); for (k, x) in kw { d[k] = x }; return .string(try PercentFormat.format(s, .dict(d))) }
             return .string(try PercentFormat.format(s, .tuple(args)))
         case "attr":
-            guard case .string(let n) = args.first ?? .none else { throw TemplateError.runtime("attr needs a name") }
+            guard case .string(let n) = args.first ?? Value.none else { throw TemplateError.runtime("attr needs a name") }
             if case .object(let o) = v { return o.getAttr(n) ?? .missing }
             return Methods.bound(v, n) ?? interp.undefinedAttr(v, n)
         case "pprint": return .string(PyFormat.repr(v))

@@ -20,8 +20,40 @@ public struct TemplateLimits: Sendable {
     public init() {}
 }
 
+/// Variables of one scope. Scopes are small (a loop variable, a few `set`s): a linear scan over
+/// short strings beats hashing; large ones (a big context) get a hash index.
+struct VarTable {
+    private var names: [String] = []
+    private var values: [Value] = []
+    private var index: [String: Int]? = nil
+
+    subscript(name: String) -> Value? {
+        get {
+            if let idx = index { return idx[name].map { values[$0] } }
+            for i in 0..<names.count where names[i] == name { return values[i] }
+            return nil
+        }
+        set {
+            let existing: Int?
+            if let idx = index { existing = idx[name] } else { existing = names.firstIndex(of: name) }
+            if let i = existing {
+                if let v = newValue { values[i] = v }
+                else {
+                    names.remove(at: i); values.remove(at: i)
+                    if index != nil { index = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($1, $0) }) }
+                }
+                return
+            }
+            guard let v = newValue else { return }
+            names.append(name); values.append(v)
+            if index != nil { index![name] = names.count - 1 }
+            else if names.count > 16 { index = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($1, $0) }) }
+        }
+    }
+}
+
 final class Scope {
-    var vars: [String: Value] = [:]
+    var vars = VarTable()
     let parent: Scope?
     init(parent: Scope?) { self.parent = parent }
     func lookup(_ name: String) -> Value? {
@@ -84,12 +116,10 @@ public final class Interpreter {
     var stackLimit: UInt = 0
     /// (byte offset in the root output where the block starts, its text)
     var generationMarks: [(Int, String)] = []
-    var globals: [String: Value] = [:]
 
     init(limits: TemplateLimits, now: NaiveDateTime) {
         self.limits = limits
         self.now = now
-        globals = Builtins.globals(now: now)
     }
 
     func checkStack() throws {
@@ -131,7 +161,7 @@ public final class Interpreter {
             if floor > stackLimit { stackLimit = floor }
         }
         let root = Scope(parent: nil)
-        root.vars = context
+        for (k, v) in context { root.vars[k] = v }
         let flow = try exec(nodes, root)
         if flow != .normal { throw TemplateError(.syntax, "'break' / 'continue' outside of a loop") }
         return buffers[0]
@@ -277,7 +307,7 @@ public final class Interpreter {
         case .dict(let d): return d.keys
         case .string(let s), .markup(let s): return s.unicodeScalars.map { .string(String($0)) }
         case .undefined: return []
-        case .object(let o as DictView): return o.items
+        case .object(let o as SeqObject): return o.items
         case .object(let o) where o is Namespace: throw TemplateError.runtime("'Namespace' object is not iterable")
         default: throw TemplateError.runtime("'\(v.typeName)' object is not iterable")
         }
@@ -292,7 +322,7 @@ public final class Interpreter {
 
     func lookup(_ name: String, _ scope: Scope) -> Value {
         if let v = scope.lookup(name) { return v }
-        if let g = globals[name] { return g }
+        if let g = Builtins.globals[name] { return g }
         return .undefined(Undefined(name: name))
     }
 
@@ -441,6 +471,13 @@ public final class Interpreter {
                 if j >= 0 && j < u.count { return obj.isMarkup ? .markup(String(u[j])) : .string(String(u[j])) }
             }
         case .object(let o):
+            if let s = o as? SeqObject {
+                guard s.isRange else { throw TemplateError.runtime("'\(s.typeName)' object is not subscriptable") }
+                if let i = Builtins.intIndex(key) {
+                    let j = i < 0 ? i + s.items.count : i
+                    if j >= 0 && j < s.items.count { return s.items[j] }
+                }
+            }
             if case .string(let n) = key, let v = o.getAttr(n) { return v }
         default: break
         }

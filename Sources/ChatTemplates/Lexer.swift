@@ -220,6 +220,13 @@ struct Lexer {
     static let ops2: Set<String> = ["//", "**", "==", "!=", ">=", "<="]
     static let ops1: Set<UInt8> = Set("+-/*%~[](){}><=.:|,;".utf8)
 
+    static func isOp2(_ a: UInt8, _ b: UInt8) -> Bool {
+        switch (a, b) {
+        case (47, 47), (42, 42), (61, 61), (33, 61), (62, 61), (60, 61): return true  // // ** == != >= <=
+        default: return false
+        }
+    }
+
     func isDigit(_ i: Int) -> Bool { i < src.count && src[i] >= 48 && src[i] <= 57 }
 
     /// Digits with single underscores between them (`1_000`); returns the end, or `i` if none.
@@ -273,7 +280,7 @@ struct Lexer {
                         else if isFloat { /* 1.5e without digits: float ends before e */ }
                     }
                     if isFloat {
-                        let t = text(i, p).replacingOccurrences(of: "_", with: "")
+                        let t = String(decoding: src[i..<p].filter { $0 != 95 }, as: UTF8.self)
                         guard let d = Double(t) else { throw fail("invalid float literal \(t)", i) }
                         tokens.append(Token(tok: .float(d), pos: pos)); i = p; continue
                     }
@@ -292,14 +299,19 @@ struct Lexer {
                         tokens.append(Token(tok: .int(v), pos: pos)); i = p; continue
                     }
                 }
-                let t = text(i, d1).replacingOccurrences(of: "_", with: "")
+                let t = String(decoding: src[i..<d1].filter { $0 != 95 }, as: UTF8.self)
                 guard let v = Int(t) else { throw fail("integer literal too large: \(t)", i) }
                 tokens.append(Token(tok: .int(v), pos: pos)); i = d1; continue
             }
-            // Name.
-            if u == "_" || u.properties.isXIDStart {
+            // Name (ASCII fast path).
+            if u == "_" || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (c >= 0x80 && u.properties.isXIDStart) {
                 var p = i + len
-                while p < n { let (w, l) = scalar(at: p); if w == "_" || w.properties.isXIDContinue { p += l } else { break } }
+                while p < n {
+                    let b = src[p]
+                    if b == 95 || (b >= 48 && b <= 57) || (b >= 65 && b <= 90) || (b >= 97 && b <= 122) { p += 1; continue }
+                    if b < 0x80 { break }
+                    let (w, l) = scalar(at: p); if w.properties.isXIDContinue { p += l } else { break }
+                }
                 tokens.append(Token(tok: .name(text(i, p)), pos: pos)); i = p; continue
             }
             // String.
@@ -310,7 +322,7 @@ struct Lexer {
                 tokens.append(Token(tok: .string(Lexer.unescape(text(i + 1, p))), pos: pos)); i = p + 1; continue
             }
             // Operators.
-            if i + 1 < n, Lexer.ops2.contains(text(i, i + 2)) {
+            if i + 1 < n, Lexer.isOp2(src[i], src[i + 1]) {
                 tokens.append(Token(tok: .op(text(i, i + 2)), pos: pos)); i += 2; continue
             }
             if Lexer.ops1.contains(c) {

@@ -70,7 +70,7 @@ enum Methods {
         }
         guard has(obj, name) else { return nil }
         return .callable(Callable(name: name) { args, kwargs, interp in
-            try call(obj, name, args, kwargs, interp) ?? .none
+            try call(obj, name, args, kwargs, interp) ?? Value.none
         })
     }
 
@@ -94,24 +94,24 @@ enum Methods {
             switch name {
             case "items":
                 _ = try Args(name, pos, kw, [])
-                return .object(DictView(kind: "dict_items", items: zip(d.keys, d.values).map { .tuple([$0, $1]) }))
-            case "keys": _ = try Args(name, pos, kw, []); return .object(DictView(kind: "dict_keys", items: d.keys))
-            case "values": _ = try Args(name, pos, kw, []); return .object(DictView(kind: "dict_values", items: d.values))
+                return .object(SeqObject(.dictView("dict_items"), zip(d.keys, d.values).map { .tuple([$0, $1]) }))
+            case "keys": _ = try Args(name, pos, kw, []); return .object(SeqObject(.dictView("dict_keys"), d.keys))
+            case "values": _ = try Args(name, pos, kw, []); return .object(SeqObject(.dictView("dict_values"), d.values))
             case "copy": return obj
             case "get":
                 let a = try Args(name, pos, kw, ["key", "default"])
                 guard let k = a.get("key") else { throw TemplateError.runtime("get expected at least 1 argument, got 0") }
-                return d[k] ?? (a.get("default") ?? .none)
+                return d[k] ?? (a.get("default") ?? Value.none)
             default: return nil
             }
         case .list(let l), .tuple(let l):
             switch name {
             case "count":
                 let a = try Args(name, pos, kw, ["x"])
-                return .int(l.filter { pyEquals($0, a.get("x") ?? .none) }.count)
+                return .int(l.filter { pyEquals($0, a.get("x") ?? Value.none) }.count)
             case "index":
                 let a = try Args(name, pos, kw, ["x"])
-                guard let i = l.firstIndex(where: { pyEquals($0, a.get("x") ?? .none) }) else { throw TemplateError.runtime("\(PyFormat.repr(a.get("x") ?? .none)) is not in list") }
+                guard let i = l.firstIndex(where: { pyEquals($0, a.get("x") ?? Value.none) }) else { throw TemplateError.runtime("\(PyFormat.repr(a.get("x") ?? Value.none)) is not in list") }
                 return .int(i)
             case "copy": if case .list = obj { return obj }; return nil
             default: return nil
@@ -146,7 +146,7 @@ enum Methods {
             }
             let target = Array(String(String.UnicodeScalarView(u)).utf8)
             var cands: [String] = []
-            switch a.get("prefix") ?? .none {
+            switch a.get("prefix") ?? Value.none {
             case .string(let p): cands = [p]
             case .tuple(let t):
                 for x in t { guard case .string(let p) = x else { throw TemplateError.runtime("tuple for \(name) must only contain str, not \(x.typeName)") }; cands.append(p) }

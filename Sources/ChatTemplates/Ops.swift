@@ -175,7 +175,7 @@ enum Ops {
         case .list(let a), .tuple(let a): return a.contains { pyEquals($0, item) }
         case .dict(let d): return d[item] != nil
         case .undefined: return false
-        case .object(let o as DictView): return o.items.contains { pyEquals($0, item) }
+        case .object(let o as SeqObject): return o.items.contains { pyEquals($0, item) }
         case .object(let o):
             if let ns = o as? Namespace, case .string(let k) = item { return ns.attrs[k] != nil }
             throw TemplateError.runtime("argument of type '\(container.typeName)' is not iterable")

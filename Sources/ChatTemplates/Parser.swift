@@ -9,6 +9,8 @@ struct Parser {
     /// jinja rejects unknown filters and tests when compiling, except where the template guards them
     /// with `is filter` / `is test`; we then leave the check to render time.
     var checkNames = true
+    /// How many `for` bodies enclose the current position (macro bodies start again at 0).
+    var loopDepth = 0
 
     var stackLimit: UInt = 0
 
@@ -75,7 +77,10 @@ struct Parser {
         depth += 1
         var marker: UInt8 = 0
         let here = withUnsafeMutablePointer(to: &marker) { UInt(bitPattern: $0) }
-        if depth > maxDepth || here < stackLimit { throw TemplateError(.limit, "template nesting deeper than \(maxDepth) levels", line: Int(cur.pos.line), column: cur.pos.column) }
+        if here < stackLimit {
+            throw TemplateError(.limit, "template nesting too deep for the thread's stack", line: Int(cur.pos.line), column: cur.pos.column)
+        }
+        if depth > maxDepth { throw TemplateError(.limit, "template nesting deeper than \(maxDepth) levels", line: Int(cur.pos.line), column: cur.pos.column) }
     }
 
     // MARK: statements
@@ -83,6 +88,7 @@ struct Parser {
     mutating func parseTemplate() throws -> [Node] {
         let body = try subparse(end: [])
         if curTok != .eof { throw fail("unexpected \(describe(curTok))") }
+        try NameCheck.nodes(body, soft: false)
         return body
     }
 
@@ -153,7 +159,9 @@ struct Parser {
             var cond: Expr? = nil
             if skipName("if") { cond = try parseExpression() }
             let recursive = skipName("recursive")
+            loopDepth += 1
             let body = try parseStatements(["endfor", "else"])
+            loopDepth -= 1
             var orElse: [Node] = []
             if try expectName() == "else" { orElse = try parseStatements(["endfor"], drop: true) }
             return Node(.forLoop(target: target, iter: iter, cond: cond, body: body, orElse: orElse, recursive: recursive), pos)
@@ -169,13 +177,19 @@ struct Parser {
         case "macro":
             let name = try expectName()
             let params = try parseSignature()
+            let savedLoops = loopDepth
+            loopDepth = 0
             let body = try parseStatements(["endmacro"], drop: true)
+            loopDepth = savedLoops
             return Node(.macro(name: name, params: params, body: body), pos)
         case "call":
             let params = isOp("(") ? try parseSignature() : []
             let call = try parseExpression()
             guard case .call = call.kind else { throw fail("expected call") }
+            let savedLoops = loopDepth
+            loopDepth = 0
             let body = try parseStatements(["endcall"], drop: true)
+            loopDepth = savedLoops
             return Node(.callBlock(call: call, params: params, body: body), pos)
         case "filter":
             guard let f = try parseFilter(nil, startInline: true) else { throw fail("expected a filter") }
@@ -194,8 +208,9 @@ struct Parser {
         case "generation":
             let body = try parseStatements(["endgeneration"], drop: true)
             return Node(.generation(body), pos)
-        case "break": return Node(.breakLoop, pos)
-        case "continue": return Node(.continueLoop, pos)
+        case "break", "continue":
+            if loopDepth == 0 { throw TemplateError.syntax("'\(tag)' outside loop", pos) }
+            return Node(tag == "break" ? .breakLoop : .continueLoop, pos)
         case "block", "extends", "include", "import", "from", "autoescape":
             throw TemplateError.syntax("tag '\(tag)' is not supported in chat templates", pos)
         default:
@@ -338,9 +353,11 @@ struct Parser {
         return l
     }
 
+    static let mulOps: [String: Expr.BinOp] = ["*": .mul, "/": .div, "//": .floordiv, "%": .mod]
+
     mutating func parseMath2() throws -> Expr {
         var l = try parsePow()
-        while case .op(let o) = curTok, let op = ["*": Expr.BinOp.mul, "/": .div, "//": .floordiv, "%": .mod][o] {
+        while case .op(let o) = curTok, let op = Parser.mulOps[o] {
             let p = cur.pos; advance()
             l = try mk(.binary(op, l, try parsePow()), p)
         }
@@ -516,7 +533,6 @@ struct Parser {
             let pos = cur.pos
             var name = try expectName()
             while isOp(".") { advance(); name += "." + (try expectName()) }
-            if checkNames && !Filters.names.contains(name) { throw TemplateError.syntax("No filter named '\(name)'.", pos) }
             var args: [Expr] = [], kwargs: [(String, Expr)] = []
             if isOp("(") { (args, kwargs) = try parseCallArgs() }
             node = try mk(.filter(node, name, args, kwargs), pos)
@@ -530,7 +546,6 @@ struct Parser {
         let negated = skipName("not")
         var name = try expectName()
         while isOp(".") { advance(); name += "." + (try expectName()) }
-        if checkNames && !Tests.names.contains(name) { throw TemplateError.syntax("No test named '\(name)'.", pos) }
         var args: [Expr] = [], kwargs: [(String, Expr)] = []
         if isOp("(") { (args, kwargs) = try parseCallArgs() }
         else {
@@ -548,5 +563,90 @@ struct Parser {
             }
         }
         return try mk(.test(node, name, args, kwargs, negated: negated), pos)
+    }
+}
+
+/// jinja2 rejects unknown filters and tests when compiling, except inside an `if` (test and branches) or an
+/// inline if-expression of the same frame ("soft" frames), where they fail only if actually called.
+/// Loop bodies, macros, call/filter/set blocks start a new, non-soft frame.
+enum NameCheck {
+    static func nodes(_ ns: [Node], soft: Bool) throws {
+        for n in ns { try node(n, soft: soft) }
+    }
+
+    static func node(_ n: Node, soft: Bool) throws {
+        switch n.kind {
+        case .text, .breakLoop, .continueLoop: break
+        case .output(let e): try expr(e, soft: soft)
+        case .ifs(let branches, let orElse):
+            for (c, b) in branches { try expr(c, soft: true); try nodes(b, soft: true) }
+            try nodes(orElse, soft: true)
+        case .forLoop(let target, let iter, let cond, let body, let orElse, _):
+            try targetExprs(target, soft: soft)
+            try expr(iter, soft: soft)
+            if let c = cond { try expr(c, soft: false) }
+            try nodes(body, soft: false)
+            try nodes(orElse, soft: soft)
+        case .set(let t, let e): try targetExprs(t, soft: soft); try expr(e, soft: soft)
+        case .setBlock(let t, let filters, let body):
+            try targetExprs(t, soft: soft)
+            for f in filters { try expr(f, soft: soft) }
+            try nodes(body, soft: false)
+        case .macro(_, let params, let body):
+            for p in params { if let d = p.defaultValue { try expr(d, soft: false) } }
+            try nodes(body, soft: false)
+        case .callBlock(let call, let params, let body):
+            try expr(call, soft: soft)
+            for p in params { if let d = p.defaultValue { try expr(d, soft: false) } }
+            try nodes(body, soft: false)
+        case .filterBlock(let filters, let body):
+            for f in filters { try expr(f, soft: false) }
+            try nodes(body, soft: false)
+        case .with(let assigns, let body):
+            for (t, e) in assigns { try targetExprs(t, soft: soft); try expr(e, soft: soft) }
+            try nodes(body, soft: false)
+        case .generation(let body): try nodes(body, soft: false)
+        }
+    }
+
+    static func targetExprs(_ t: Target, soft: Bool) throws {
+        switch t {
+        case .name: break
+        case .tuple(let ts): for x in ts { try targetExprs(x, soft: soft) }
+        case .attr(let e, _): try expr(e, soft: soft)
+        }
+    }
+
+    static func expr(_ e: Expr, soft: Bool) throws {
+        switch e.kind {
+        case .const, .name: break
+        case .list(let a), .tuple(let a): for x in a { try expr(x, soft: soft) }
+        case .dict(let p): for (k, v) in p { try expr(k, soft: soft); try expr(v, soft: soft) }
+        case .getattr(let o, _): try expr(o, soft: soft)
+        case .getitem(let o, let k): try expr(o, soft: soft); try expr(k, soft: soft)
+        case .slice(let o, let a, let b, let c):
+            try expr(o, soft: soft)
+            for x in [a, b, c] { if let x = x { try expr(x, soft: soft) } }
+        case .call(let f, let a, let k):
+            try expr(f, soft: soft)
+            for x in a { try expr(x, soft: soft) }
+            for (_, x) in k { try expr(x, soft: soft) }
+        case .filter(let i, let name, let a, let k):
+            if !soft && !Filters.names.contains(name) { throw TemplateError.syntax("No filter named '\(name)'.", e.pos) }
+            if let i = i { try expr(i, soft: soft) }
+            for x in a { try expr(x, soft: soft) }
+            for (_, x) in k { try expr(x, soft: soft) }
+        case .test(let i, let name, let a, let k, _):
+            if !soft && !Tests.names.contains(name) { throw TemplateError.syntax("No test named '\(name)'.", e.pos) }
+            try expr(i, soft: soft)
+            for x in a { try expr(x, soft: soft) }
+            for (_, x) in k { try expr(x, soft: soft) }
+        case .not(let x), .neg(let x), .pos(let x): try expr(x, soft: soft)
+        case .binary(_, let l, let r), .and(let l, let r), .or(let l, let r): try expr(l, soft: soft); try expr(r, soft: soft)
+        case .compare(let f, let ops): try expr(f, soft: soft); for (_, x) in ops { try expr(x, soft: soft) }
+        case .cond(let t, let a, let b):
+            try expr(t, soft: true); try expr(a, soft: true)
+            if let b = b { try expr(b, soft: true) }
+        }
     }
 }

@@ -12,9 +12,14 @@ import Darwin
 /// rather than a crash, whatever thread (main, worker, small-stack) renders it.
 enum StackBounds {
     /// Lowest usable address of the current thread's stack (cached per thread), or nil if unknown.
+    private static let key: pthread_key_t = {
+        var k = pthread_key_t()
+        pthread_key_create(&k, nil)
+        return k
+    }()
+
     static func lowAddress() -> UInt? {
-        let key = "SwiftTune.ChatTemplates.stackLow"
-        if let v = Thread.current.threadDictionary[key] as? UInt { return v }
+        if let p = pthread_getspecific(key) { return UInt(bitPattern: p) }
         var low: UInt? = nil
         #if canImport(Glibc)
         var attr = pthread_attr_t()
@@ -28,7 +33,7 @@ enum StackBounds {
         let top = UInt(bitPattern: pthread_get_stackaddr_np(pthread_self()))
         low = top - UInt(pthread_get_stacksize_np(pthread_self()))
         #endif
-        if let l = low { Thread.current.threadDictionary[key] = l }
+        if let l = low { pthread_setspecific(key, UnsafeRawPointer(bitPattern: l)) }
         return low
     }
 }

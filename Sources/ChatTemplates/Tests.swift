@@ -39,11 +39,15 @@ enum Tests {
         case "iterable":
             switch v {
             case .string, .list, .tuple, .dict, .undefined: return true
-            case .object(let o): return o is DictView
+            case .object(let o): return o is SeqObject
             default: return false
             }
         case "sequence":
-            switch v { case .string, .list, .tuple, .dict, .undefined: return true; default: return false }
+            switch v {
+            case .string, .list, .tuple, .dict, .undefined: return true
+            case .object(let o as SeqObject): return o.isRange
+            default: return false
+            }
         case "callable":
             switch v {
             case .callable: return true

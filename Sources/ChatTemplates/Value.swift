@@ -53,7 +53,10 @@ public enum Value {
         case .string(let s), .markup(let s): return !s.isEmpty
         case .list(let a), .tuple(let a): return !a.isEmpty
         case .dict(let d): return d.count > 0
-        case .object, .callable: return true
+        case .object(let o):
+            if let s = o as? SeqObject, s.hasLen { return !s.items.isEmpty }
+            return true
+        case .callable: return true
         }
     }
 
@@ -98,14 +101,42 @@ public protocol PyObject: AnyObject {
     var pyStr: String { get }
 }
 
-/// `dict.items()` / `.keys()` / `.values()`: a view that iterates like a list but prints as Python does.
-final class DictView: PyObject {
-    let kind: String
+/// Python iterables that are not lists: `dict.items()` views, `range(...)`, and the generators jinja's
+/// `map`/`select`/`selectattr`/... filters return. They iterate like lists but differ elsewhere, and
+/// templates see the difference: a generator is always truthy, has no `len()`, cannot be indexed and
+/// is not JSON serialisable.
+final class SeqObject: PyObject {
+    enum Kind: Equatable {
+        case dictView(String)
+        case range(Int, Int, Int)
+        case generator(String)
+        case reverseIterator
+    }
+    let kind: Kind
     let items: [Value]
-    init(kind: String, items: [Value]) { self.kind = kind; self.items = items }
-    var typeName: String { kind }
+    init(_ kind: Kind, _ items: [Value]) { self.kind = kind; self.items = items }
+
+    /// Supports `len()` (and truthiness by length).
+    var hasLen: Bool { switch kind { case .dictView, .range: return true; default: return false } }
+    var isRange: Bool { if case .range = kind { return true }; return false }
+
+    var typeName: String {
+        switch kind {
+        case .dictView(let n): return n
+        case .range: return "range"
+        case .generator: return "generator"
+        case .reverseIterator: return "list_reverseiterator"
+        }
+    }
     func getAttr(_ name: String) -> Value? { nil }
-    var pyStr: String { "\(kind)(\(PyFormat.repr(.list(items))))" }
+    var pyStr: String {
+        switch kind {
+        case .dictView(let n): return "\(n)(\(PyFormat.repr(.list(items))))"
+        case .range(let a, let b, let s): return s == 1 ? "range(\(a), \(b))" : "range(\(a), \(b), \(s))"
+        case .generator(let f): return "<generator object \(f)>"
+        case .reverseIterator: return "<list_reverseiterator object>"
+        }
+    }
 }
 
 /// `namespace(...)`: the one mutable object templates get.
@@ -117,7 +148,7 @@ public final class Namespace: PyObject {
 }
 
 /// A callable value: a macro, a global function or a bound method.
-public final class Callable {
+public final class Callable: @unchecked Sendable {
     public typealias Fn = (_ args: [Value], _ kwargs: [(String, Value)], _ interp: Interpreter) throws -> Value
     let name: String
     let fn: Fn

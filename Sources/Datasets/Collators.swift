@@ -33,7 +33,8 @@ public protocol DataCollator {
 }
 
 func paddedLength(_ n: Int, multiple: Int?) -> Int {
-    guard let m = multiple, m > 1 else { return n }
+    // Capped so a hostile pad_to_multiple_of cannot request an unbounded allocation.
+    guard let m = multiple, m > 1, m <= 65536 else { return n }
     return (n + m - 1) / m * m
 }
 
@@ -192,7 +193,7 @@ public final class CompletionOnlyCollator: DataCollator {
                         "could not find the \(which) in batch row \(r); its labels are all -100 (no loss). The template tokenizes differently inside the text than alone (e.g. '### Assistant:' after a newline); pass the template as the token ids it has in context, or make it a single special token."))
                     labels = Array(repeating: ignoreIndex, count: labels.count)
                 } else {
-                    var respEnds = respStarts.map { $0 + responseTemplate.count }
+                    let respEnds = respStarts.map { $0 + responseTemplate.count }
                     var humans = humanStarts
                     if humans[0] > respEnds[0] { humans.insert(0, at: 0) }
                     // zip(human_starts, response_token_ids_idxs): first pair masks [:r], later [h:r].
@@ -203,7 +204,6 @@ public final class CompletionOnlyCollator: DataCollator {
                     if humans.count > respEnds.count, let last = humans.last {
                         for t in last..<labels.count { labels[t] = ignoreIndex }
                     }
-                    respEnds.removeAll()
                 }
             } else if let start = respStarts.last {
                 for t in 0..<(start + responseTemplate.count) { labels[t] = ignoreIndex }

@@ -23,6 +23,7 @@ public final class DataPipeline {
                 maxPositionEmbeddings: Int? = nil, formattingFunction: ((Row) throws -> String)? = nil) throws {
         try config.validate()
         self.config = config
+        let encoder: TextEncoding = try config.eosToken.map { try EOSOverrideEncoder(base: encoder, eosToken: $0) } ?? encoder
         self.encoder = encoder
         var diags: [DataDiagnostic] = []
 
@@ -117,6 +118,30 @@ public final class DataPipeline {
         let n = config.perDeviceTrainBatchSize
         guard i >= 0, i < batchCount else { throw DatasetError.invalidArgument("batch \(i) out of range 0..<\(batchCount)") }
         return try collator.collate(Array(prepared.examples[(i * n)..<min((i + 1) * n, prepared.examples.count)]))
+    }
+
+    /// The example indices of each batch of an epoch, for a trainer: a seeded permutation per epoch (the
+    /// `RandomSampler` role; reproducible, not PyTorch's order), cut into `per_device_train_batch_size` groups.
+    public func epochBatchIndices(epoch: Int, seed: UInt64? = nil, shuffle: Bool = true, dropLast: Bool = false) -> [[Int]] {
+        let n = prepared.examples.count, bs = config.perDeviceTrainBatchSize
+        let order = shuffle ? Dataset.permutation(count: n, seed: (seed ?? config.seed) &+ UInt64(truncatingIfNeeded: epoch) &* 0x9E37_79B9) : Array(0..<n)
+        var out: [[Int]] = []
+        var s = 0
+        while s < n {
+            let e = min(s + bs, n)
+            if e - s < bs && dropLast { break }
+            out.append(Array(order[s..<e]))
+            s = e
+        }
+        return out
+    }
+
+    /// Collates the examples at `indices` (see `epochBatchIndices`).
+    public func batch(indices: [Int]) throws -> Batch {
+        guard !indices.isEmpty, indices.allSatisfy({ $0 >= 0 && $0 < prepared.examples.count }) else {
+            throw DatasetError.invalidArgument("batch indices must be non-empty and within 0..<\(prepared.examples.count)")
+        }
+        return try collator.collate(indices.map { prepared.examples[$0] })
     }
 
     /// Runs the completion-only collator over every batch once and turns its per-row misses into one

@@ -42,6 +42,8 @@ public struct DatasetConfig: Codable, Equatable, Sendable {
     public var padToMultipleOf: Int?
     /// Token to pad with (must be in the vocabulary); default: the book's rule (see `DataValidation.resolvePadToken`).
     public var padToken: String?
+    /// TRL `eos_token`: replaces the tokenizer's EOS (appended to texts/completions, passed to the template).
+    public var eosToken: String?
     /// Book collator (`DataCollatorForCompletionOnlyLM`): response template as text or token ids. Replaces the
     /// TRL label building when set.
     public var responseTemplate: TemplateSpec?
@@ -86,7 +88,7 @@ public struct DatasetConfig: Codable, Equatable, Sendable {
         case maxSeqLength = "max_seq_length", maxLength = "max_length", truncationMode = "truncation_mode"
         case packing, packingStrategy = "packing_strategy", paddingFree = "padding_free"
         case completionOnlyLoss = "completion_only_loss", assistantOnlyLoss = "assistant_only_loss"
-        case paddingSide = "padding_side", padToMultipleOf = "pad_to_multiple_of", padToken = "pad_token"
+        case paddingSide = "padding_side", padToMultipleOf = "pad_to_multiple_of", padToken = "pad_token", eosToken = "eos_token"
         case responseTemplate = "response_template", instructionTemplate = "instruction_template", flattening
         case promptCompletionAsChat = "prompt_completion_as_chat", perDeviceTrainBatchSize = "per_device_train_batch_size"
         case shuffleDataset = "shuffle_dataset", seed
@@ -138,6 +140,7 @@ public struct DatasetConfig: Codable, Equatable, Sendable {
         paddingSide = try get(PaddingSide.self, .paddingSide) ?? .right
         padToMultipleOf = try get(Int.self, .padToMultipleOf)
         padToken = try get(String.self, .padToken)
+        eosToken = try get(String.self, .eosToken)
         responseTemplate = try get(TemplateSpec.self, .responseTemplate)
         instructionTemplate = try get(TemplateSpec.self, .instructionTemplate)
         flattening = try get(Bool.self, .flattening) ?? false
@@ -169,6 +172,7 @@ public struct DatasetConfig: Codable, Equatable, Sendable {
         try c.encode(paddingSide, forKey: .paddingSide)
         try c.encodeIfPresent(padToMultipleOf, forKey: .padToMultipleOf)
         try c.encodeIfPresent(padToken, forKey: .padToken)
+        try c.encodeIfPresent(eosToken, forKey: .eosToken)
         try c.encodeIfPresent(responseTemplate, forKey: .responseTemplate)
         try c.encodeIfPresent(instructionTemplate, forKey: .instructionTemplate)
         try c.encode(flattening, forKey: .flattening)
@@ -182,7 +186,10 @@ public struct DatasetConfig: Codable, Equatable, Sendable {
     public func validate() throws {
         if let m = maxSeqLength, m <= 0 { throw DatasetError.invalidConfig("max_seq_length must be positive, got \(m)") }
         if packing && maxSeqLength == nil { throw DatasetError.invalidConfig("packing: true needs max_seq_length (packed rows are cut to it); set e.g. max_seq_length: 1024") }
-        if let p = padToMultipleOf, p <= 0 { throw DatasetError.invalidConfig("pad_to_multiple_of must be positive, got \(p)") }
+        if let m = maxSeqLength, m > Packing.maxSeqLength {
+            throw DatasetError.invalidConfig("max_seq_length \(m) is beyond any model's context (limit \(Packing.maxSeqLength)); use the model's max_position_embeddings")
+        }
+        if let p = padToMultipleOf, p <= 0 || p > 65536 { throw DatasetError.invalidConfig("pad_to_multiple_of must be in 1...65536 (typically 8 or 64), got \(p)") }
         if perDeviceTrainBatchSize <= 0 { throw DatasetError.invalidConfig("per_device_train_batch_size must be positive, got \(perDeviceTrainBatchSize)") }
         if packing && responseTemplate != nil {
             throw DatasetError.invalidConfig("packing cannot be combined with the completion-only collator (response_template): packed rows mix examples, so the template search masks the wrong spans. Use packing without response_template (TRL masks prompts per example with completion_only_loss), or packing: false.")

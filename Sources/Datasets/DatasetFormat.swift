@@ -76,7 +76,8 @@ public func parseMessages(_ value: JSONValue?, field: String) throws -> [ChatMes
         case let v?: throw MessageIssue(field: f + ".content", message: "expected a string, found \(v.typeName)")
         }
         var extra = o
-        extra["role"] = nil; extra["content"] = nil
+        extra["role"] = nil
+        extra["content"] = o["content"] == .null || o["content"] == nil ? .null : nil
         out.append(ChatMessage(role: role, content: content, extra: extra))
     }
     return out

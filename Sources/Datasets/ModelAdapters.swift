@@ -66,22 +66,25 @@ public struct TemplateRenderer: GenerationMarkedRendering, @unchecked Sendable {
         try self.init(source: src, specialTokens: special)
     }
 
-    func context(_ messages: [ChatMessage], _ addGenerationPrompt: Bool) -> [String: Value] {
-        var ctx: [String: Value] = [:]
-        for (k, v) in specialTokens { ctx[k] = .string(v) }
-        ctx["messages"] = .list(messages.map { Self.value(.object($0.jsonObject)) })
-        ctx["add_generation_prompt"] = .bool(addGenerationPrompt)
-        ctx["tools"] = Value.none
-        ctx["documents"] = Value.none
-        return ctx
+    /// `apply_chat_template(messages, add_generation_prompt=..., tokenize=False)` with the special tokens,
+    /// including transformers' message normalisation (None-valued keys dropped, reasoning aliases).
+    func apply(_ messages: [ChatMessage], _ tools: [JSONValue]?, _ addGenerationPrompt: Bool) throws -> RenderResult {
+        var extra: [String: Value] = [:]
+        for (k, v) in specialTokens { extra[k] = .string(v) }
+        return try template.apply(messages: messages.map { Self.value(.object($0.jsonObject)) }, tools: tools?.map(Self.value),
+                                  addGenerationPrompt: addGenerationPrompt, extra: extra)
     }
 
     public func render(messages: [ChatMessage], addGenerationPrompt: Bool) throws -> String {
-        try template.render(context(messages, addGenerationPrompt))
+        try apply(messages, nil, addGenerationPrompt).text
     }
 
-    public func renderWithGenerationRanges(messages: [ChatMessage], addGenerationPrompt: Bool) throws -> (text: String, ranges: [Range<Int>]) {
-        let r = try template.renderWithGenerationRanges(context(messages, addGenerationPrompt))
+    public func render(messages: [ChatMessage], tools: [JSONValue]?, addGenerationPrompt: Bool) throws -> String {
+        try apply(messages, tools, addGenerationPrompt).text
+    }
+
+    public func renderWithGenerationRanges(messages: [ChatMessage], tools: [JSONValue]?, addGenerationPrompt: Bool) throws -> (text: String, ranges: [Range<Int>]) {
+        let r = try apply(messages, tools, addGenerationPrompt)
         return (r.text, r.generationRanges)
     }
 
@@ -105,8 +108,10 @@ public extension DataPipeline {
                      maxPositionEmbeddings: Int? = nil) throws {
         let tok = try Tokenizer(path: tokenizerPath)
         var renderer: TemplateRenderer? = try TemplateRenderer(tokenizer: tok)
-        if let src = chatTemplate {
-            renderer = try TemplateRenderer(source: src, specialTokens: renderer?.specialTokens ?? [:])
+        var special = renderer?.specialTokens ?? [:]
+        if let e = config.eosToken { special["eos_token"] = e }   // the template sees the overriding EOS, as in TRL
+        if let src = chatTemplate ?? tok.chatTemplate {
+            renderer = try TemplateRenderer(source: src, specialTokens: special)
         }
         try self.init(config: config, encoder: TokenizerEncoder(tok), renderer: renderer, baseDirectory: baseDirectory,
                       maxPositionEmbeddings: maxPositionEmbeddings)

@@ -19,10 +19,14 @@ public enum Packing {
     /// TRL packs inside `Dataset.map(batched=True)` with the default batch of 1000 examples; packing never crosses
     /// those batch boundaries, and neither does ours, so rows match TRL's exactly.
     public static let trlMapBatchSize = 1000
+    /// Largest pack length accepted (the bin search allocates O(max_seq_length) memory).
+    public static let maxSeqLength = 1 << 24
 
     public static func pack(_ examples: [TokenizedExample], seqLength: Int, strategy: PackingStrategy,
                             eosTokenId: Int32?) throws -> [TokenizedExample] {
-        guard seqLength > 0 else { throw DatasetError.invalidConfig("max_seq_length must be positive for packing, got \(seqLength)") }
+        guard seqLength > 0, seqLength <= maxSeqLength else {
+            throw DatasetError.invalidConfig("max_seq_length must be in 1...\(maxSeqLength) for packing, got \(seqLength)")
+        }
         switch strategy {
         case .constantLength:
             guard let eos = eosTokenId else {

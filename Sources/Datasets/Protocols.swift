@@ -40,7 +40,8 @@ public struct ChatMessage: Hashable, Sendable {
     public var jsonObject: JSONObject {
         var o = JSONObject()
         o["role"] = .string(role)
-        o["content"] = .string(content)
+        // A message whose content was null (tool calls only) keeps null; the template adapter drops it as transformers does.
+        o["content"] = extra["content"] == .null ? .null : .string(content)
         for (k, v) in extra where k != "role" && k != "content" { o[k] = v }
         return o
     }
@@ -50,6 +51,15 @@ public struct ChatMessage: Hashable, Sendable {
 /// `ChatTemplates` conforms through an adapter; tests use fakes.
 public protocol ChatRendering {
     func render(messages: [ChatMessage], addGenerationPrompt: Bool) throws -> String
+    /// With a row's `tools` (function schemas), passed to the template as transformers does.
+    func render(messages: [ChatMessage], tools: [JSONValue]?, addGenerationPrompt: Bool) throws -> String
+}
+
+public extension ChatRendering {
+    /// Renderers that know nothing of tools render without them.
+    func render(messages: [ChatMessage], tools: [JSONValue]?, addGenerationPrompt: Bool) throws -> String {
+        try render(messages: messages, addGenerationPrompt: addGenerationPrompt)
+    }
 }
 
 /// A tokenizer that also reports each token's `[start, end)` in Unicode scalars of the input (HF offsets);
@@ -63,5 +73,27 @@ public protocol GenerationMarkedRendering: ChatRendering {
     /// Whether the template has generation markers at all.
     var hasGenerationMarkers: Bool { get }
     /// The rendering and the Unicode-scalar ranges produced inside generation blocks.
-    func renderWithGenerationRanges(messages: [ChatMessage], addGenerationPrompt: Bool) throws -> (text: String, ranges: [Range<Int>])
+    func renderWithGenerationRanges(messages: [ChatMessage], tools: [JSONValue]?, addGenerationPrompt: Bool) throws -> (text: String, ranges: [Range<Int>])
+}
+
+/// An encoder whose EOS token is replaced (TRL `SFTConfig.eos_token`: e.g. a base model trained with a chat
+/// template whose turns end in `<|im_end|>`).
+public struct EOSOverrideEncoder: TextEncoding {
+    public let base: TextEncoding
+    public let eosToken: String?
+
+    public init(base: TextEncoding, eosToken: String) throws {
+        guard base.tokenToId(eosToken) != nil else {
+            throw DatasetError.invalidConfig("eos_token '\(eosToken)' is not in the tokenizer's vocabulary; name an existing token")
+        }
+        self.base = base; self.eosToken = eosToken
+    }
+
+    public func encode(_ text: String, addSpecialTokens: Bool) throws -> [Int32] { try base.encode(text, addSpecialTokens: addSpecialTokens) }
+    public func decode(_ ids: [Int32], skipSpecialTokens: Bool) -> String { base.decode(ids, skipSpecialTokens: skipSpecialTokens) }
+    public func tokenToId(_ token: String) -> Int32? { base.tokenToId(token) }
+    public var bosToken: String? { base.bosToken }
+    public var padToken: String? { base.padToken }
+    public var unkToken: String? { base.unkToken }
+    public var modelMaxLength: Int? { base.modelMaxLength }
 }

@@ -158,9 +158,10 @@ public struct SFTPreparer {
                     let key = row["messages"] != nil ? "messages" : "conversations"
                     let msgs = try parseMessages(row[key], field: key)
                     for m in msgs where !knownChatRoles.contains(m.role) { out.unknownRoles.append(m.role) }
-                    let r = try renderer!.render(messages: msgs, addGenerationPrompt: false)
+                    let tools = try toolList(row["tools"])
+                    let r = try renderer!.render(messages: msgs, tools: tools, addGenerationPrompt: false)
                     ids = try encoder.encode(r, addSpecialTokens: false)
-                    if options.assistantOnlyLoss { assistantMask = try assistantTokenMask(msgs, fullIds: ids) }
+                    if options.assistantOnlyLoss { assistantMask = try assistantTokenMask(msgs, tools: tools, fullIds: ids) }
                 case .promptCompletion(let conversational):
                     if conversational {
                         let p: [ChatMessage], c: [ChatMessage]
@@ -174,12 +175,13 @@ public struct SFTPreparer {
                             c = try parseMessages(row["completion"], field: "completion")
                         }
                         for m in p + c where !knownChatRoles.contains(m.role) { out.unknownRoles.append(m.role) }
-                        let promptIds = try encoder.encode(renderer!.render(messages: p, addGenerationPrompt: true), addSpecialTokens: false)
-                        ids = try encoder.encode(renderer!.render(messages: p + c, addGenerationPrompt: false), addSpecialTokens: false)
+                        let tools = try toolList(row["tools"])
+                        let promptIds = try encoder.encode(renderer!.render(messages: p, tools: tools, addGenerationPrompt: true), addSpecialTokens: false)
+                        ids = try encoder.encode(renderer!.render(messages: p + c, tools: tools, addGenerationPrompt: false), addSpecialTokens: false)
                         let n = commonPrefixLength(promptIds, ids)
                         if n < promptIds.count { out.notPrefix = true }
                         completionMask = Array(repeating: false, count: n) + Array(repeating: true, count: ids.count - n)
-                        if options.assistantOnlyLoss { assistantMask = try assistantTokenMask(p + c, fullIds: ids) }
+                        if options.assistantOnlyLoss { assistantMask = try assistantTokenMask(p + c, tools: tools, fullIds: ids) }
                     } else {
                         guard let ps = row["prompt"]?.stringValue else { throw MessageIssue(field: "prompt", message: "expected a string, found \(row["prompt"]?.typeName ?? "nothing")") }
                         guard var cs = row["completion"]?.stringValue else { throw MessageIssue(field: "completion", message: "expected a string, found \(row["completion"]?.typeName ?? "nothing")") }
@@ -309,11 +311,11 @@ public struct SFTPreparer {
     ///
     /// When the template has `{% generation %}` markers and the tokenizer reports offsets, the mask is
     /// transformers' `return_assistant_tokens_mask`: every token overlapping a generation range.
-    func assistantTokenMask(_ msgs: [ChatMessage], fullIds: [Int32]) throws -> [Bool] {
+    func assistantTokenMask(_ msgs: [ChatMessage], tools: [JSONValue]? = nil, fullIds: [Int32]) throws -> [Bool] {
         var mask = Array(repeating: false, count: fullIds.count)
         guard let renderer else { return mask }
         if let marked = renderer as? GenerationMarkedRendering, marked.hasGenerationMarkers, let enc = encoder as? OffsetEncoding {
-            let (text, spans) = try marked.renderWithGenerationRanges(messages: msgs, addGenerationPrompt: false)
+            let (text, spans) = try marked.renderWithGenerationRanges(messages: msgs, tools: tools, addGenerationPrompt: false)
             let (ids, offsets) = try enc.encodeWithOffsets(text, addSpecialTokens: false)
             guard ids == fullIds else { throw MessageIssue(field: "messages", message: "the chat template rendered differently on a second call (non-deterministic template?)") }
             var k = 0
@@ -325,13 +327,27 @@ public struct SFTPreparer {
             return mask
         }
         for (i, m) in msgs.enumerated() where m.role == "assistant" {
-            let before = try encoder.encode(renderer.render(messages: Array(msgs[..<i]), addGenerationPrompt: true), addSpecialTokens: false)
-            let through = try encoder.encode(renderer.render(messages: Array(msgs[...i]), addGenerationPrompt: false), addSpecialTokens: false)
+            let before = try encoder.encode(renderer.render(messages: Array(msgs[..<i]), tools: tools, addGenerationPrompt: true), addSpecialTokens: false)
+            let through = try encoder.encode(renderer.render(messages: Array(msgs[...i]), tools: tools, addGenerationPrompt: false), addSpecialTokens: false)
             let start = commonPrefixLength(before, fullIds)
             let end = commonPrefixLength(through, fullIds)
             if start < end { for t in start..<end { mask[t] = true } }
         }
         return mask
+    }
+
+    /// A row's `tools` column: a list of function schemas, or that list as a JSON string (TRL accepts both).
+    private func toolList(_ v: JSONValue?) throws -> [JSONValue]? {
+        switch v {
+        case nil, .null?: return nil
+        case .array(let a)?: return a
+        case .string(let s)?:
+            guard let parsed = try? JSONParser.parse(s), let a = parsed.arrayValue else {
+                throw MessageIssue(field: "tools", message: "expected a list of tool schemas (or that list as a JSON string)")
+            }
+            return a
+        case let x?: throw MessageIssue(field: "tools", message: "expected a list of tool schemas, found \(x.typeName)")
+        }
     }
 
     private func intArray(_ v: JSONValue?, field: String) throws -> [Int32] {

@@ -28,6 +28,8 @@ struct TokenTrie: Sendable {
     private var children: [[UInt32: Int32]] = [[:]]
     private var terminal: [Int32] = [-1]   // index into the token list, or -1
     private var firstScalars = Set<UInt32>()
+    /// `firstScalars` for the BMP as a bitmap (checked for every input scalar).
+    private var firstBMP = [UInt64](repeating: 0, count: 1024)
 
     init(_ patterns: [[UInt32]]) {
         for (idx, p) in patterns.enumerated() where !p.isEmpty {
@@ -43,6 +45,7 @@ struct TokenTrie: Sendable {
             }
             if terminal[node] < 0 { terminal[node] = Int32(idx) }
             firstScalars.insert(p[0])
+            if p[0] < 0x10000 { firstBMP[Int(p[0] >> 6)] |= 1 << UInt64(p[0] & 63) }
         }
     }
 
@@ -50,7 +53,12 @@ struct TokenTrie: Sendable {
 
     /// Longest pattern starting at `i`: (pattern index, end).
     @inline(__always) func longestMatch(_ s: UnsafeBufferPointer<UInt32>, at i: Int) -> (Int, Int)? {
-        guard firstScalars.contains(s[i]) else { return nil }
+        let v = s[i]
+        if v < 0x10000 {
+            guard firstBMP.withUnsafeBufferPointer({ $0[Int(v >> 6)] }) & (1 << UInt64(v & 63)) != 0 else { return nil }
+        } else {
+            guard firstScalars.contains(v) else { return nil }
+        }
         var node = 0
         var best: (Int, Int)? = nil
         var k = i

@@ -189,18 +189,18 @@ struct JSONParser {
 
 /// A JSON object that keeps every key exactly (Swift `String` keys would merge canonically
 /// equivalent ones, e.g. two vocabulary entries "Å" U+00C5 and U+212B) in file order.
+/// Used while loading only (not thread-safe: the key index of a big object is built on first lookup).
 struct JSONDict {
     private(set) var pairs: [(key: String, value: Any)] = []
-    private var index: [TokenKey: Int] = [:]
+    private var box = IndexBox()
+
+    private final class IndexBox {
+        var index: [TokenKey: Int]? = nil
+    }
 
     mutating func append(_ k: String, _ v: Any) { pairs.append((k, v)) }
 
-    /// Builds the lookup index for big objects (later duplicates win, as in serde).
-    mutating func finish() {
-        guard pairs.count > 16 else { return }
-        index.reserveCapacity(pairs.count)
-        for (n, p) in pairs.enumerated() { index[TokenKey(p.key)] = n }
-    }
+    func finish() {}
 
     var count: Int { pairs.count }
 
@@ -210,14 +210,22 @@ struct JSONDict {
             pairs[i].value = value
         } else {
             pairs.append((key, value))
-            if pairs.count > 16 { index[TokenKey(key)] = pairs.count - 1 }
-            if pairs.count == 17 { finish() }
         }
+        box = IndexBox()
     }
 
+    /// The value of `key` (the last one when a key repeats, as serde does).
     subscript(key: String) -> Any? {
-        if pairs.count > 16 { return index[TokenKey(key)].map { pairs[$0].value } }
-        for p in pairs.reversed() where p.key.utf8.elementsEqual(key.utf8) { return p.value }
-        return nil
+        if pairs.count <= 16 {
+            for p in pairs.reversed() where p.key.utf8.elementsEqual(key.utf8) { return p.value }
+            return nil
+        }
+        if box.index == nil {
+            var idx: [TokenKey: Int] = [:]
+            idx.reserveCapacity(pairs.count)
+            for (n, p) in pairs.enumerated() { idx[TokenKey(p.key)] = n }
+            box.index = idx
+        }
+        return box.index![TokenKey(key)].map { pairs[$0].value }
     }
 }

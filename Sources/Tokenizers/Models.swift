@@ -97,7 +97,7 @@ struct BPEModel: TokenizerModel {
     let ignoreMerges: Bool
     let continuingSubwordPrefix: String?
     let endOfWordSuffix: String?
-    /// Single-scalar tokens by scalar, for scalars < 0x800 (-1: not in vocab); only used without prefix/suffix.
+    /// Single-scalar tokens by scalar, for the BMP (-1: not in vocab); only used without prefix/suffix.
     let smallChar: [Int32]
     let byteFallbackIds: [Int32]
 
@@ -117,7 +117,7 @@ struct BPEModel: TokenizerModel {
             guard let ib = vocab[TokenKey(b)] else {
                 throw TokenizerError.unknownToken(file: file, field: "model.merges[\(rank)]", token: b)
             }
-            let merged = a + String(String.UnicodeScalarView(b.unicodeScalars.dropFirst(prefixLen)))
+            let merged = prefixLen == 0 ? a + b : a + String(String.UnicodeScalarView(b.unicodeScalars.dropFirst(prefixLen)))
             guard let inew = vocab[TokenKey(merged)] else {
                 throw TokenizerError.unknownToken(file: file, field: "model.merges[\(rank)] (merged)", token: merged)
             }
@@ -135,9 +135,10 @@ struct BPEModel: TokenizerModel {
         self.ignoreMerges = ignoreMerges
         self.continuingSubwordPrefix = (continuingSubwordPrefix?.isEmpty ?? true) ? nil : continuingSubwordPrefix
         self.endOfWordSuffix = (endOfWordSuffix?.isEmpty ?? true) ? nil : endOfWordSuffix
-        var sc = [Int32](repeating: -1, count: 0x800)
-        for v in 0..<0x800 {
-            if let u = Unicode.Scalar(UInt32(v)), let id = vocab[TokenKey(String(Character(u)))] { sc[v] = Int32(id) }
+        var sc = [Int32](repeating: -1, count: 0x10000)
+        for (t, id) in vocab {
+            var it = t.string.unicodeScalars.makeIterator()
+            if let u = it.next(), it.next() == nil, u.value < 0x10000 { sc[Int(u.value)] = Int32(id) }
         }
         smallChar = sc
         var bf = [Int32](repeating: -1, count: 256)
@@ -156,7 +157,7 @@ struct BPEModel: TokenizerModel {
     @inline(__always) private func symbolId(_ s: UnsafeBufferPointer<UInt32>, _ k: Int) -> UInt32? {
         let v = s[k]
         if continuingSubwordPrefix == nil && endOfWordSuffix == nil {
-            if v < 0x800 {
+            if v < 0x10000 {
                 let id = smallChar.withUnsafeBufferPointer { $0[Int(v)] }
                 return id >= 0 ? UInt32(id) : nil
             }

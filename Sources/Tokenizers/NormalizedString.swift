@@ -100,17 +100,25 @@ enum CharClass {
     static let alpha: UInt8 = 64      // Alphabetic property (part of \w)
     static let nd: UInt8 = 128        // decimal digit
 
-    /// Class bits for the Basic Multilingual Plane, computed once from the Swift runtime's Unicode tables.
+    /// Scalars below this have their class in `bmp` (the BMP and plane 1, where emoji live).
+    static let tableLimit: UInt32 = 0x20000
+
+    /// Class bits for planes 0 and 1, computed once from the Swift runtime's Unicode tables.
     static let bmp: [UInt8] = {
-        var t = [UInt8](repeating: 0, count: 0x10000)
-        for v in 0..<0x10000 {
+        var t = [UInt8](repeating: 0, count: Int(tableLimit))
+        for v in 0..<Int(tableLimit) {
             if let s = Unicode.Scalar(UInt32(v)) { t[v] = compute(s) }
         }
         return t
     }()
 
+    /// The Unicode version of Oniguruma's tables in `tokenizers` (checked by UnicodeTablesTests):
+    /// characters assigned later are unassigned there, so they are given no class here either.
+    static let onigurumaUnicodeVersion = (major: 16, minor: 0)
+
     static func compute(_ s: Unicode.Scalar) -> UInt8 {
         let p = s.properties
+        if let age = p.age, (age.major, age.minor) > onigurumaUnicodeVersion { return 0 }
         var c: UInt8 = 0
         switch p.generalCategory {
         case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter: c |= letter
@@ -128,7 +136,7 @@ enum CharClass {
     }
 
     @inline(__always) static func of(_ v: UInt32) -> UInt8 {
-        if v < 0x10000 { return bmp.withUnsafeBufferPointer { $0[Int(v)] } }
+        if v < tableLimit { return bmp.withUnsafeBufferPointer { $0[Int(v)] } }
         guard let s = Unicode.Scalar(v) else { return 0 }
         return compute(s)
     }

@@ -31,7 +31,7 @@ private let cr: UInt32 = 0x0D
 private let lf: UInt32 = 0x0A
 
 @inline(__always) private func cls(_ t: UnsafePointer<UInt8>, _ v: UInt32) -> UInt8 {
-    v < 0x10000 ? t[Int(v)] : CharClass.of(v)
+    v < CharClass.tableLimit ? t[Int(v)] : CharClass.of(v)
 }
 
 /// `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+` (GPT-2, also used by

@@ -94,6 +94,16 @@ public final class Tokenizer: @unchecked Sendable {
         added.byId[id]?.content ?? model.idToToken(id)
     }
 
+    /// Token string → id for the whole vocabulary, added tokens included (`get_vocab(with_added_tokens=True)`).
+    public var vocabulary: [String: Int] {
+        var v = model.vocabulary
+        for t in added.tokens { v[t.content] = t.id }
+        return v
+    }
+
+    /// Ids of the added special tokens.
+    public var specialTokenIds: Set<Int> { Set(added.tokens.filter(\.special).map(\.id)) }
+
     /// The added tokens (`added_tokens` of tokenizer.json).
     public var addedTokens: [AddedToken] { added.tokens }
 
@@ -126,8 +136,10 @@ public final class Tokenizer: @unchecked Sendable {
                 a.truncate(maxLength: budget, stride: t.stride, direction: t.direction)
             }
         }
-        var e = (postProcessor ?? ConcatPostProcessor()).process(a, b, addSpecialTokens: addSpecialTokens)
-        e.overflowing = a.overflowing
+        let post = postProcessor ?? ConcatPostProcessor()
+        var e = post.process(a, b, addSpecialTokens: addSpecialTokens)
+        // Each overflowing window is post-processed too (it gets its own BOS etc.), as in `tokenizers`.
+        e.overflowing = a.overflowing.map { post.process($0, nil, addSpecialTokens: addSpecialTokens) }
         if let p = padding, let len = p.length {
             var target = len
             if let m = p.padToMultipleOf, m > 0, target % m != 0 { target += m - target % m }

@@ -66,21 +66,8 @@ extension Tokenizer {
                                               special: try t.bool("special", default: false)))
             }
         }
-        // tokenizer_config.json's added_tokens_decoder may list tokens tokenizer.json lacks.
-        if let cfg = config, cfg.has("added_tokens_decoder") {
-            let atd = try cfg.object("added_tokens_decoder")
-            let known = Set(addedTokens.map(\.id))
-            for (key, _) in atd.dict.pairs {
-                guard let id = Int(key) else {
-                    throw TokenizerError.invalidField(file: cfg.file, field: atd.sub(key), expected: "an integer id as key")
-                }
-                if known.contains(id) { continue }
-                let t = try atd.object(key)
-                addedTokens.append(AddedToken(id: id, content: try t.string("content"), singleWord: try t.bool("single_word", default: false),
-                                              lstrip: try t.bool("lstrip", default: false), rstrip: try t.bool("rstrip", default: false),
-                                              normalized: try t.bool("normalized", default: false), special: try t.bool("special", default: true)))
-            }
-        }
+        // tokenizer_config.json's `added_tokens_decoder` is deliberately not merged in: `tokenizers`
+        // (the reference) encodes with tokenizer.json's `added_tokens` alone.
         let normalizer = try root.optionalObject("normalizer").map(makeNormalizer)
         let preTokenizer = try root.optionalObject("pre_tokenizer").map(makePreTokenizer)
         let model = try makeModel(try root.object("model"))
@@ -129,7 +116,15 @@ extension Tokenizer {
                                     padToken: try p.optionalString("pad_token") ?? "[PAD]", direction: dir == "left" ? .left : .right)
         }
         var template = chatTemplate
-        if template == nil, let cfg = config { template = try? cfg.optionalString("chat_template") }
+        if template == nil, let cfg = config {
+            if let t = cfg.dict["chat_template"] as? String {
+                template = t
+            } else if let list = cfg.dict["chat_template"] as? [Any] {
+                // A list of {"name", "template"}: the one named "default", else the first.
+                let named = list.compactMap { $0 as? JSONDict }.map { ($0["name"] as? String, $0["template"] as? String) }
+                template = (named.first { $0.0 == "default" } ?? named.first)?.1
+            }
+        }
         var maxLen: Int? = nil
         if let cfg = config, let v = cfg.dict["model_max_length"], let n = JSONObject.asInt(v), n < 1 << 50 { maxLen = n }
         self.init(normalizer: normalizer, preTokenizer: preTokenizer, model: model, postProcessor: post, decoder: decoder,

@@ -12,7 +12,8 @@ struct DataCommand: ParsableCommand {
             The config is JSON (YAML is not supported yet) with TRL's SFTConfig names: dataset_path, column_mapping,
             formatting_template, max_seq_length (or max_length), packing, packing_strategy (bfd, bfd_split, wrapped,
             constant_length), completion_only_loss, assistant_only_loss, padding_side, dataset_text_field,
-            pad_to_multiple_of, pad_token, response_template, instruction_template, per_device_train_batch_size.
+            pad_to_multiple_of, pad_token, eos_token, response_template, instruction_template, flattening,
+            per_device_train_batch_size, shuffle_dataset, seed, skip_malformed.
             A whole training config with the dataset keys under "dataset" is accepted too.
             """,
         subcommands: [Preview.self, Dump.self])

@@ -38,6 +38,8 @@ final class SafetyTests: XCTestCase {
             ("{% macro f( %}{% endmacro %}", 1, 14, "unexpected '}', expected ')'"),
             ("{% macro f(1) %}{% endmacro %}", 1, 12, "expected a name"),
             ("{{ x", 1, 1, "expected '}}'"),
+            ("a\n{% if x %}{% break %}{% endif %}", 2, 14, "'break' outside loop"),
+            ("{% for x in y %}{% macro m() %}{% continue %}{% endmacro %}{% endfor %}", 1, 35, "'continue' outside loop"),
         ]
         for (src, l, c, msg) in cases {
             guard let e = syntaxError(src) else { continue }

@@ -32,6 +32,9 @@ final class ConfigPipelineTests: XCTestCase {
         XCTAssertTrue(msg(#"{"dataset_path": "d", "packing": "yes"}"#).contains("'packing': expected Bool"), msg(#"{"dataset_path": "d", "packing": "yes"}"#))
         XCTAssertTrue(msg(#"{"dataset_path": "d", "packing_strategy": "ffd"}"#).contains("'packing_strategy'"))
         XCTAssertTrue(msg("{\"dataset_path\": ").contains("invalid JSON"))
+        // Hostile sizes are rejected before anything is allocated.
+        XCTAssertTrue(msg(#"{"dataset_path": "d", "packing": true, "max_seq_length": 1000000000000}"#).contains("beyond any model's context"))
+        XCTAssertTrue(msg(#"{"dataset_path": "d", "pad_to_multiple_of": 1000000000}"#).contains("pad_to_multiple_of must be in 1...65536"))
         XCTAssertThrowsError(try DatasetConfig.load(path: "/tmp/train.yaml")) { e in XCTAssertTrue("\(e)".contains("YAML configs are not supported yet"), "\(e)") }
     }
 
@@ -106,6 +109,27 @@ final class ConfigPipelineTests: XCTestCase {
         XCTAssertTrue(text.contains("statistics: 32 rows"), text)
     }
 
+    func testPaddingFreeDumpDerivesAttentionMask() throws {
+        let cfg = try decode("""
+            {"dataset_path": "\(TestPaths.fixtures.appendingPathComponent("yoda32.json").path)",
+             "column_mapping": {"prompt": "sentence", "completion": "translation_extra"},
+             "max_seq_length": null, "padding_free": true, "pad_to_multiple_of": 16}
+            """)
+        let p = try DataPipeline(config: cfg, tokenizerPath: try smolPath())
+        let f = try TRLFixture("conv_padding_free_pad16")
+        let rows = try p.dumpRows()
+        XCTAssertEqual(rows.map(\.inputIds), f.batches.flatMap(\.inputIds))
+        XCTAssertEqual(rows.map(\.positionIds), f.batches.flatMap { $0.positionIds! })
+        for (k, r) in rows.enumerated() {
+            let real = f.examples[(k * 8)..<min(k * 8 + 8, f.examples.count)].map(\.inputIds.count).reduce(0, +)
+            XCTAssertEqual(r.inputIds.count % 16, 0)
+            XCTAssertEqual(r.attentionMask, (0..<r.inputIds.count).map { $0 < real ? 1 : 0 })
+        }
+        let st = try p.statistics()
+        XCTAssertEqual(st.sequences, 32)
+        XCTAssertGreaterThan(st.paddingPercent, 0)
+    }
+
     func testPackedPipelineStatistics() throws {
         let cfg = try decode("""
             {"dataset_path": "\(TestPaths.fixtures.appendingPathComponent("yoda32.json").path)",
@@ -143,5 +167,61 @@ final class PipelineTemplateSearchTests: XCTestCase {
         XCTAssertTrue(d[0].message.contains("single special token"), d[0].message)
         XCTAssertTrue(try p.preview().contains("warning [response-template-not-found]"))
         XCTAssertEqual(p.diagnostics.filter { $0.code == .responseTemplateNotFound }.count, 1)   // preview adds no duplicates
+    }
+}
+
+final class EOSOverrideTests: XCTestCase {
+    func testEOSTokenOverride() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("datasets-eos-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try "{\"text\": \"ab\"}\n".write(to: dir.appendingPathComponent("d.jsonl"), atomically: true, encoding: .utf8)
+        let cfg = try DatasetConfig.decode(json: Data("{\"dataset_path\": \"d.jsonl\", \"eos_token\": \"<|end|>\"}".utf8))
+        let p = try DataPipeline(config: cfg, encoder: FakeEncoder(), renderer: nil, baseDirectory: dir.path)
+        XCTAssertEqual(p.prepared.examples[0].inputIds, try FakeEncoder().encode("ab<|end|>", addSpecialTokens: false))
+        let bad = try DatasetConfig.decode(json: Data("{\"dataset_path\": \"d.jsonl\", \"eos_token\": \"<eot>\"}".utf8))
+        XCTAssertThrowsError(try DataPipeline(config: bad, encoder: FakeEncoder(), renderer: nil, baseDirectory: dir.path)) { e in
+            XCTAssertTrue("\(e)".contains("eos_token '<eot>' is not in the tokenizer's vocabulary"), "\(e)")
+        }
+    }
+}
+
+final class ConstantLengthPipelineTests: XCTestCase {
+    func testBookConstantLengthPacking() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("datasets-cl-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try "abc\ndefgh\nij\n".write(to: dir.appendingPathComponent("d.txt"), atomically: true, encoding: .utf8)
+        let cfg = try DatasetConfig.decode(json: Data(#"{"dataset_path": "d.txt", "packing": true, "packing_strategy": "constant_length", "max_seq_length": 4}"#.utf8))
+        let p = try DataPipeline(config: cfg, encoder: FakeEncoder(), renderer: nil, baseDirectory: dir.path)
+        let enc = FakeEncoder()
+        // Texts get their EOS ("abc</s>"), then the book's separator EOS: abc</s></s>defgh</s></s>ij</s></s> = 16 → 4 rows.
+        let rows = try p.dumpRows()
+        XCTAssertEqual(rows.map { enc.decode($0.inputIds, skipSpecialTokens: false) }, ["abc</s>", "</s>def", "gh</s></s>", "ij</s></s>"])
+        XCTAssertTrue(rows.allSatisfy { $0.attentionMask == [1, 1, 1, 1] && $0.labels == $0.inputIds })
+        let st = try p.statistics()
+        XCTAssertTrue(st.sequencesCrossRows)
+        XCTAssertTrue(st.description.contains("sequences per row n/a"), st.description)
+    }
+}
+
+final class EpochOrderTests: XCTestCase {
+    func testEpochBatchIndices() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("datasets-ep-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try (0..<10).map { "line \($0)" }.joined(separator: "\n").write(to: dir.appendingPathComponent("d.txt"), atomically: true, encoding: .utf8)
+        let cfg = try DatasetConfig.decode(json: Data(#"{"dataset_path": "d.txt", "per_device_train_batch_size": 4, "padding_side": "left"}"#.utf8))
+        let p = try DataPipeline(config: cfg, encoder: FakeEncoder(), renderer: nil, baseDirectory: dir.path)
+        let e0 = p.epochBatchIndices(epoch: 0), e1 = p.epochBatchIndices(epoch: 1)
+        XCTAssertEqual(e0.map(\.count), [4, 4, 2])
+        XCTAssertEqual(e0.flatMap { $0 }.sorted(), Array(0..<10))
+        XCTAssertNotEqual(e0, e1)
+        XCTAssertEqual(e0, p.epochBatchIndices(epoch: 0))
+        XCTAssertEqual(p.epochBatchIndices(epoch: 0, dropLast: true).count, 2)
+        XCTAssertEqual(p.epochBatchIndices(epoch: 0, shuffle: false).first, [0, 1, 2, 3])
+        let b = try p.batch(indices: e0[0])
+        XCTAssertEqual(b.rowCount, 4)
+        XCTAssertThrowsError(try p.batch(indices: [10]))
     }
 }

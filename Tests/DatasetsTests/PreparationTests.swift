@@ -108,6 +108,15 @@ final class PreparationTests: XCTestCase {
         }
     }
 
+    func testBadToolsColumn() throws {
+        let ds = try rows(#"{"messages": [{"role": "user", "content": "a"}], "tools": "not json"}"# + "\n" + #"{"messages": [{"role": "user", "content": "a"}], "tools": 5}"# + "\n")
+        XCTAssertThrowsError(try prep(ds, renderer: FakeChatMLRenderer())) { e in
+            let m = "\(e)"
+            XCTAssertTrue(m.contains("t.jsonl:1 field 'tools': expected a list of tool schemas (or that list as a JSON string)"), m)
+            XCTAssertTrue(m.contains("t.jsonl:2 field 'tools': expected a list of tool schemas, found a number"), m)
+        }
+    }
+
     func testShareGPTConversationsAreConverted() throws {
         let ds = try rows(#"{"conversations": [{"from": "human", "value": "a"}, {"from": "gpt", "value": "b"}]}"# + "\n")
         let p = try prep(ds, renderer: FakeChatMLRenderer())

@@ -68,6 +68,14 @@ final class TRLParityTests: XCTestCase {
         try check("conv_padding_free", try prepare(yodaPromptCompletion()) { $0.maxLength = nil }, paddingFree: true)
     }
 
+    func testKeepEndTruncation() throws {
+        try check("conv_keep_end", try prepare(yodaPromptCompletion()) { $0.maxLength = 40; $0.truncationMode = .keepEnd })
+    }
+
+    func testPaddingFreePadToMultiple() throws {
+        try check("conv_padding_free_pad16", try prepare(yodaPromptCompletion()) { $0.maxLength = nil }, paddingFree: true, padToMultipleOf: 16)
+    }
+
     func testPackingBFDAndWrapped() throws {
         try check("conv_packing_bfd", try prepare(yodaPromptCompletion()) { $0.maxLength = 128; $0.packing = true }, paddingFree: true)
         try check("conv_packing_bfd48", try prepare(yodaPromptCompletion()) { $0.maxLength = 48; $0.packing = true }, paddingFree: true)
@@ -115,10 +123,30 @@ final class TRLParityTests: XCTestCase {
         try check("multiturn_full_loss", try prepare(multiturn()) { $0.maxLength = nil })
     }
 
+    func testToolsColumnReachesTheTemplate() throws {
+        let (_, plain) = try smol()
+        let doc = try JSONParser.parse(bytes: [UInt8](try Data(contentsOf: TestPaths.fixtures.appendingPathComponent("tools_template.json"))))
+        let r = try TemplateRenderer(source: doc["template"]!.stringValue!, specialTokens: plain.specialTokens)
+        let ds = try DatasetLoader.load(path: TestPaths.fixtures.appendingPathComponent("tools.jsonl").path).0
+        try check("tools_full_loss", try prepare(ds, renderer: r) { $0.maxLength = nil })
+    }
+
     func testFlatteningOnPreparedExamples() throws {
         let p = try prepare(yodaPromptCompletion()) { $0.maxLength = nil; $0.completionOnlyLoss = false }
         let f = try TRLFixture("flattening")
         XCTAssertEqual(try collateAll(FlatteningCollator(), p.examples), f.batches)
+    }
+
+    func testBookResponseTemplateCollatorEqualsTRLCompletionMask() throws {
+        // The book's collator searching "<|im_start|>assistant\n" in fully-labelled rows masks exactly what TRL's
+        // prompt/completion preparation masks (padding-free, so padding side plays no part).
+        let (enc, _) = try smol()
+        let full = try TRLFixture("flattening").examples          // no max_length, labels = input_ids
+        let trl = try TRLFixture("conv_padding_free")              // no max_length, completion-only labels
+        let c = try CompletionOnlyCollator.make(responseTemplate: "<|im_start|>assistant\n", encoder: enc, padTokenId: 0, paddingFree: true)
+        XCTAssertEqual(c.responseTemplate, [1, 520, 9531, 198])
+        XCTAssertEqual(try collateAll(c, full), trl.batches)
+        XCTAssertTrue(c.warnings.isEmpty)
     }
 
     func testParallelPreparationEqualsSerial() throws {

@@ -58,4 +58,25 @@ final class PairEncodingTests: XCTestCase {
         XCTAssertEqual(e.tokens, ["hi</w>", "t", "here</w>"])
         XCTAssertEqual(tok.decode(e.ids), "hi there")
     }
+
+    func testTruncationAndPaddingFromTokenizerJSON() throws {
+        // t.enable_truncation(max_length=4, stride=1[, direction="left"]); t.encode("Hello world, how are you today?")
+        let right = try patched("llama2", ["truncation": #"{"max_length": 4, "stride": 1, "strategy": "LongestFirst", "direction": "Right"}"#])
+        let e = right.encode("Hello world, how are you today?")
+        XCTAssertEqual(e.ids, [1, 15043, 3186, 29892])
+        XCTAssertEqual(e.overflowing.map(\.ids), [[1, 29892, 920, 526], [1, 526, 366, 9826], [1, 9826, 29973]])
+        let left = try patched("llama2", ["truncation": #"{"max_length": 4, "stride": 1, "strategy": "LongestFirst", "direction": "Left"}"#])
+        let l = left.encode("Hello world, how are you today?")
+        XCTAssertEqual(l.ids, [1, 366, 9826, 29973])
+        XCTAssertEqual(l.overflowing.map(\.ids), [[1, 920, 526, 366], [1, 3186, 29892, 920], [1, 15043, 3186]])
+        // t.enable_padding(length=12, direction="left", pad_id=0, pad_token="<unk>"); t.encode("hi")
+        let padded = try patched("llama2", ["padding": #"{"strategy": {"Fixed": 12}, "direction": "Left", "pad_to_multiple_of": null, "pad_id": 0, "pad_type_id": 0, "pad_token": "<unk>"}"#])
+        let p = padded.encode("hi")
+        XCTAssertEqual(p.ids, [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 7251])
+        XCTAssertEqual(p.specialTokensMask, [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0])
+        XCTAssertEqual(p.attentionMask, [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1])
+        // Special tokens typed in the text are not marked in special_tokens_mask; the template's BOS is.
+        let l2 = try TokenizerCache.shared.get("llama2")
+        XCTAssertEqual(l2.encode("<s>hi</s> x").specialTokensMask, [1, 0, 0, 0, 0, 0, 0])
+    }
 }
