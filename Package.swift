@@ -47,7 +47,7 @@ let package = Package(
         .testTarget(name: "ModelsTests", dependencies: ["Models"], resources: [.copy("Fixtures")]),
         .testTarget(name: "GenerationTests", dependencies: ["Generation"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
-        .testTarget(name: "LoRATests", dependencies: ["LoRA", "Models", "ModelIO", "Tensors"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "LoRATests", dependencies: ["LoRA", "Models", "ModelIO", "Tensors", "Generation"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Models", "LoRA", "Datasets", "Tensors", "Tokenizers", "ModelIO"]),
     ],
     swiftLanguageModes: [.v5]

@@ -108,6 +108,15 @@ extension LoRAModel {
         do { st = try SafeTensorsFile(path: file) } catch {
             throw LoRAError.invalidAdapter(file: file, "\(error)")
         }
+        // Ranks come from the config but size the fresh tensors: bound them by the file before allocating.
+        let fileRanks = st.tensors.filter { $0.name.hasSuffix(".lora_A.weight") || $0.name.hasSuffix(".lora_embedding_A") }.compactMap(\.shape.first)
+        let maxRank = fileRanks.max() ?? 0
+        for (key, r) in [("r", c.r)] + c.rankPattern.map({ ("rank_pattern.\($0.key)", $0.value) }) where r > maxRank {
+            // Any layer with this rank would mismatch the file anyway. Only `r` may be legitimately unused
+            // (rank_pattern covering every layer); let a modest one through to that per-tensor check.
+            if key == "r" && !c.rankPattern.isEmpty && r <= 65_536 { continue }
+            throw LoRAError.invalidAdapter(file: file, "\(key) = \(r) in adapter_config.json, but no lora_A tensor in adapter_model.safetensors has that many rows (largest: \(maxRank)); the config does not belong to these weights")
+        }
         do { try addAdapter(adapterName, config: c) } catch LoRAError.noTargets(let m) {
             throw LoRAError.invalidAdapter(file: folder, "\(m) (is this an adapter for a different base model?)")
         }

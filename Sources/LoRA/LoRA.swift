@@ -16,6 +16,9 @@ public enum LoRA {
         let cfg = try LoraConfig.load(contentsOf: URL(fileURLWithPath: folder).appendingPathComponent("adapter_config.json"))
         var placeholder = cfg
         placeholder.initLoraWeights = .default
+        placeholder.r = 1                       // cheap: it is deleted once the real adapter is in
+        placeholder.rankPattern = [:]
+        placeholder.useDora = false
         // Build with the folder's config under a temporary name, then load for real under `adapterName`,
         // so the wrapper and the loaded adapter share one code path.
         let tmp = "__init__"

@@ -146,10 +146,11 @@ public final class LoRAModel {
         refreshTrainable()
     }
 
-    /// Runs `body` with every adapter off (PEFT `with disable_adapter():`): base-model outputs.
+    /// Runs `body` with every adapter off (PEFT `with disable_adapter():`): base-model outputs. Merged
+    /// adapters are unmerged first (and stay unmerged).
     public func disableAdapter<R>(_ body: () throws -> R) rethrows -> R {
-        let wasMerged = linears.contains { $0.layer.isMerged } || embeddings.contains { !$0.layer.merged.isEmpty }
-        precondition(!wasMerged, "disableAdapter: unmerge adapters first")
+        // As PEFT's forward does with disabled adapters: merged weights are unmerged first.
+        unmergeAdapter()
         let old = runtime.disabled
         runtime.disabled = true
         syncModulesToSave()
@@ -326,6 +327,9 @@ public final class LoRAModel {
     public func train(_ on: Bool = true) { base.train(on) }
     public func eval() { base.eval() }
 }
+
+/// PEFT's name for the wrapper.
+public typealias PeftModel = LoRAModel
 
 /// `f"{n:,d}"`.
 func grouped(_ n: Int) -> String {

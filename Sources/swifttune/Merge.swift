@@ -32,11 +32,11 @@ struct Merge: ParsableCommand {
         }
         // The merge runs in float32 (exact adapter arithmetic); the result is rounded once on writing.
         let base = try CausalLM.load(path: model, options: LoadOptions(dtype: .float32))
+        let info = try AdapterInfo(folder: adapter)
         let peft = try LoRA.loadAdapter(from: adapter, into: base)
-        let summary = peft.trainableParameterSummary()
         let merged = try peft.mergeAndUnload()
         try MergedExport.write(merged, to: out, dtype: target, source: model)
-        print("adapter: \(adapter) (\(summary.replacingOccurrences(of: "trainable", with: "adapter")))")
+        print("adapter: \(adapter): \(info.adaptedModules.count) adapted modules, \(info.parameterCount) parameters")
         print("merged \(merged.parameterCount()) parameters into \(out) as \(MergedExport.dtypeName(target))")
     }
 }

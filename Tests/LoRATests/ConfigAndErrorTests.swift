@@ -53,6 +53,11 @@ final class ConfigAndErrorTests: XCTestCase {
         // layers_to_transform.
         var l = LoraConfig(targetModules: .list(["q_proj"])); l.layersToTransform = [0]
         XCTAssertEqual(try targets(l), ["model.layers.0.self_attn.q_proj"])
+        // exclude_modules (list: exact or "."-suffix; string: full regex).
+        var ex = LoraConfig(targetModules: .list(["q_proj"])); ex.excludeModules = .list(["model.layers.0.self_attn.q_proj"])
+        XCTAssertEqual(try targets(ex), ["model.layers.1.self_attn.q_proj"])
+        ex.excludeModules = .regex(#".*\.1\..*"#)
+        XCTAssertEqual(try targets(ex), ["model.layers.0.self_attn.q_proj"])
         // all-linear excludes the head.
         XCTAssertEqual(try targets(LoraConfig(targetModules: .allLinear)).count, 14)
         // Default targets, and PEFT's error where the architecture has none (phi3).
@@ -64,6 +69,22 @@ final class ConfigAndErrorTests: XCTestCase {
         XCTAssertThrowsError(try targets(LoraConfig(targetModules: .list(["mlp"])))) { e in
             XCTAssertTrue("\(e)".contains("not supported"), "\(e)")
         }
+    }
+
+    func testWritesPeftJSON() throws {
+        var c = LoraConfig(r: 16, loraAlpha: 32, loraDropout: 0.05, targetModules: .regex(".*q_proj"), initLoraWeights: .gaussian)
+        c.alphaPattern = ["v_proj": 8]
+        let o = try JSONSerialization.jsonObject(with: c.jsonData()) as! [String: Any]
+        XCTAssertEqual(o["peft_type"] as? String, "LORA")
+        XCTAssertEqual(o["task_type"] as? String, "CAUSAL_LM")
+        XCTAssertEqual(o["init_lora_weights"] as? String, "gaussian")
+        XCTAssertEqual(o["target_modules"] as? String, ".*q_proj")
+        XCTAssertEqual(o["lora_alpha"] as? Int, 32)
+        XCTAssertEqual(o["lora_dropout"] as? Double, 0.05)
+        XCTAssertTrue(o["modules_to_save"] is NSNull)
+        XCTAssertEqual(o["megatron_core"] as? String, "megatron.core")
+        let back = try JSONDecoder().decode(LoraConfig.self, from: c.jsonData())
+        XCTAssertEqual(back, c)
     }
 
     func testBadConfigValues() throws {
@@ -146,5 +167,41 @@ final class ConfigAndErrorTests: XCTestCase {
         }
         let model = try LoRA.apply(config: LoraConfig(r: 8, targetModules: .allLinear), to: try CausalLM.load(path: path))
         XCTAssertEqual(model.trainableParameterSummary(), "trainable params: 2,442,240 || all params: 136,957,248 || trainable%: 1.7832")
+    }
+}
+
+final class AdapterInfoTests: XCTestCase {
+    func testDescribesPeftFolder() throws {
+        let info = try AdapterInfo(folder: Fixtures.folder("patterns"))
+        XCTAssertEqual(info.tensors.count, 4)
+        XCTAssertEqual(info.parameterCount, 2 * 32 + 32 * 2 + 4 * 32 + 16 * 4)
+        XCTAssertEqual(info.adaptedModules, ["model.layers.1.self_attn.q_proj", "model.layers.1.self_attn.v_proj"])
+        XCTAssertTrue(info.description.contains("rank_pattern: layers.1.self_attn.q_proj=2"), info.description)
+        XCTAssertThrowsError(try AdapterInfo(folder: "/nonexistent"))
+    }
+}
+
+final class HostileAdapterTests: XCTestCase {
+    /// A config announcing an enormous rank is refused before anything that large is allocated.
+    func testHugeRankIsRefused() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lora-huge-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.copyItem(atPath: Fixtures.folder("list-qv") + "/adapter_model.safetensors", toPath: dir + "/adapter_model.safetensors")
+        let text = try String(contentsOfFile: Fixtures.folder("list-qv") + "/adapter_config.json", encoding: .utf8)
+            .replacingOccurrences(of: "\"r\": 4", with: "\"r\": 4000000000")
+        try text.write(toFile: dir + "/adapter_config.json", atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try LoRA.loadAdapter(from: dir, into: try Fixtures.loadBase("tiny-llama"))) { e in
+            XCTAssertTrue("\(e)".contains("r = 4000000000"), "\(e)")
+        }
+        // Truncated safetensors.
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: Fixtures.folder("list-qv") + "/adapter_model.safetensors"))
+        try bytes.prefix(100).write(to: URL(fileURLWithPath: dir + "/adapter_model.safetensors"))
+        try FileManager.default.copyItem(atPath: Fixtures.folder("list-qv") + "/adapter_config.json", toPath: dir + "/c.json")
+        try FileManager.default.removeItem(atPath: dir + "/adapter_config.json")
+        try FileManager.default.moveItem(atPath: dir + "/c.json", toPath: dir + "/adapter_config.json")
+        XCTAssertThrowsError(try LoRA.loadAdapter(from: dir, into: try Fixtures.loadBase("tiny-llama"))) { e in
+            XCTAssertTrue("\(e)".contains("adapter_model.safetensors"), "\(e)")
+        }
     }
 }

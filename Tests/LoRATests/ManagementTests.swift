@@ -150,3 +150,47 @@ final class ManagementTests: XCTestCase {
         XCTAssertEqual(model.base.model.layers[0].mlp.downProj.weight.value.toFloatArray(), frozen)
     }
 }
+
+/// merge_adapter / unmerge_adapter on every fixture: merged logits equal PEFT's adapter logits, and
+/// unmerging restores every base weight (DoRA through its cached factor).
+final class MergeUnmergeTests: XCTestCase {
+    func testMergeUnmergeEveryCase() throws {
+        for c in Fixtures.cases {
+            let ref = try Fixtures.tensors(Fixtures.folder(c) + "/reference.safetensors")
+            let x = Tensor(ref["input_ids"]!.toFloatArray().map { Int($0) }, shape: ref["input_ids"]!.shape)
+            let base = try Fixtures.loadBase(try Fixtures.baseName(ofCase: c))
+            let model = try LoRA.loadAdapter(from: Fixtures.folder(c), into: base)
+            let before = base.namedParameters().map { ($0.name, $0.parameter.value.toFloatArray()) }
+            try model.mergeAdapter()
+            assertRelClose(try withNoGrad { try model.forward(inputIds: x) }, ref["logits"]!, 1e-5, "\(c): merged")
+            model.unmergeAdapter()
+            for (i, (n, p)) in base.namedParameters().map({ ($0.name, $0.parameter.value) }).enumerated() {
+                XCTAssertEqual(before[i].0, n)
+                // (W + Δ) − Δ in float32: exact up to the rounding of W + Δ.
+                assertRelClose(p, Tensor(before[i].1, shape: p.shape), 1e-5, "\(c): \(n) after unmerge")
+            }
+            assertRelClose(try withNoGrad { try model.forward(inputIds: x) }, ref["logits"]!, 1e-5, "\(c): unmerged")
+            // disable_adapter on a merged model unmerges first.
+            try model.mergeAdapter()
+            let plain = try model.disableAdapter { try withNoGrad { try model.forward(inputIds: x) } }
+            let fresh = try withNoGrad { try Fixtures.loadBase(try Fixtures.baseName(ofCase: c)).forward(inputIds: x) }
+            assertRelClose(plain, fresh, 1e-6, "\(c): disabled after merge")
+        }
+    }
+
+    /// lora_dropout acts on the adapter path in training mode only.
+    func testDropoutOnlyInTraining() throws {
+        var cfg = LoraConfig(r: 4, loraAlpha: 8, loraDropout: 0.5, targetModules: .list(["q_proj", "v_proj"]), initLoraWeights: .random)
+        cfg.bias = "none"
+        let model = try LoRA.apply(config: cfg, to: try Fixtures.loadBase("tiny-llama"))
+        let x = Tensor([5, 9, 17, 33, 64, 100], shape: [1, 6])
+        model.eval()
+        let e1 = try withNoGrad { try model.forward(inputIds: x) }, e2 = try withNoGrad { try model.forward(inputIds: x) }
+        assertRelClose(e1, e2, 0, "eval is deterministic")
+        model.train()
+        let t1 = try withNoGrad { try model.forward(inputIds: x) }
+        XCTAssertGreaterThan(relDiff(t1, e1), 1e-5, "training mode drops adapter inputs")
+        let plain = try model.disableAdapter { try withNoGrad { try model.forward(inputIds: x) } }
+        assertRelClose(plain, try withNoGrad { try Fixtures.loadBase("tiny-llama").forward(inputIds: x) }, 0, "dropout never touches the base path")
+    }
+}
