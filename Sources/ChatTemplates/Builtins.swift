@@ -18,11 +18,11 @@ enum Builtins {
             switch name {
             case "current": return items.isEmpty ? .none : items[pos]
             case "next":
-                return .callable(Callable(name: "next") { [unowned self] _, _, _ in
+                return .callable(Callable(name: "next") { [self] _, _, _ in
                     guard !self.items.isEmpty else { return .none }
                     let v = self.items[self.pos]; self.pos = (self.pos + 1) % self.items.count; return v
                 })
-            case "reset": return .callable(Callable(name: "reset") { [unowned self] _, _, _ in self.pos = 0; return .none })
+            case "reset": return .callable(Callable(name: "reset") { [self] _, _, _ in self.pos = 0; return .none })
             default: return nil
             }
         }
@@ -56,7 +56,11 @@ enum Builtins {
             default: throw TemplateError.runtime("range expected 1 to 3 arguments, got \(ints.count)")
             }
             if step == 0 { throw TemplateError.runtime("range() arg 3 must not be zero") }
-            let count = step > 0 ? (stop > start ? (stop - start - 1) / step + 1 : 0) : (start > stop ? (start - stop - 1) / (-step) + 1 : 0)
+            // Count with overflow-safe arithmetic: range(-2**63 + 1, 2**63 - 1) must be an error, not a trap.
+            let span = step > 0 ? stop.subtractingReportingOverflow(start) : start.subtractingReportingOverflow(stop)
+            if span.overflow { throw TemplateError(.limit, "range() larger than \(interp.limits.maxCollectionSize) elements") }
+            let stepMag = step == Int.min ? Int.max : abs(step)
+            let count = span.partialValue > 0 ? (span.partialValue - 1) / stepMag + 1 : 0
             try interp.checkSize(count, "range()")
             return .object(SeqObject(.range(start, stop, step), (0..<count).map { .int(start + $0 * step) }))
         })

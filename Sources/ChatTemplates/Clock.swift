@@ -80,7 +80,18 @@ public struct NaiveDateTime: Sendable, Equatable {
     }
 
     /// C-locale `strftime` as glibc (and so Python on Linux) does it, with glibc's `-`, `_`, `0` flags.
+    /// Out-of-range fields (from the memberwise initializer) are clamped, never trapped on.
     public func strftime(_ fmt: String) -> String {
+        var c = self
+        c.year = min(max(year, 1), 9999)
+        c.month = min(max(month, 1), 12)
+        c.day = min(max(day, 1), NaiveDateTime.daysIn(c.year, c.month))
+        c.hour = min(max(hour, 0), 23); c.minute = min(max(minute, 0), 59); c.second = min(max(second, 0), 60)
+        c.microsecond = min(max(microsecond, 0), 999_999)
+        return c.format(fmt)
+    }
+
+    private func format(_ fmt: String) -> String {
         var out = ""
         let u = Array(fmt.unicodeScalars)
         var i = 0

@@ -366,7 +366,7 @@ enum Filters {
             let length = try a.int("length") ?? 255, leeway = try a.int("leeway") ?? 5
             let end = try a.string("end") ?? "..."
             let u = Array(s.unicodeScalars)
-            if u.count <= length + leeway { return .string(s) }
+            if u.count <= length &+ max(0, leeway) || length > limit { return .string(s) }
             let keep = max(0, length - end.unicodeScalars.count)
             var head = String(String.UnicodeScalarView(u[0..<min(keep, u.count)]))
             if !a.bool("killwords", false) {
@@ -377,6 +377,7 @@ enum Filters {
             let a = try Args(name, args, kw, ["linecount", "fill_with"])
             let n = try a.int("linecount") ?? 1
             guard n > 0 else { throw TemplateError.runtime("batch size must be positive") }
+            try interp.checkSize(n, "batch size")
             var out: [Value] = [], cur: [Value] = []
             for it in try interp.iterate(v) { cur.append(it); if cur.count == n { out.append(.list(cur)); cur = [] } }
             if !cur.isEmpty {
@@ -388,6 +389,7 @@ enum Filters {
             let a = try Args(name, args, kw, ["slices", "fill_with"])
             let n = try a.int("slices") ?? 1
             guard n > 0 else { throw TemplateError.runtime("slices must be positive") }
+            try interp.checkSize(n, "slice count")
             let seq = try interp.iterate(v)
             let per = seq.count / n, extra = seq.count % n
             var out: [Value] = [], offset = 0

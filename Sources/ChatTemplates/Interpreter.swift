@@ -4,7 +4,7 @@ import Foundation
 public struct TemplateLimits: Sendable {
     /// Most bytes of text a render may produce (all output, including captured blocks and macro calls).
     public var maxOutputBytes: Int = 64 << 20
-    /// Most loop iterations (all loops together) per render.
+    /// Most loop iterations and macro calls (all together) per render.
     public var maxLoopIterations: Int = 2_000_000
     /// Most elements in a list built by the template (`range`, `*`, ...), and characters in one string.
     public var maxCollectionSize: Int = 4_000_000
@@ -86,12 +86,12 @@ final class LoopObject: PyObject {
         case "previtem": return index0 > 0 ? items[index0 - 1] : .undefined(Undefined(name: "previtem", hint: "there is no previous item"))
         case "nextitem": return index0 + 1 < n ? items[index0 + 1] : .undefined(Undefined(name: "nextitem", hint: "there is no next item"))
         case "cycle":
-            return .callable(Callable(name: "cycle") { [unowned self] args, _, _ in
+            return .callable(Callable(name: "cycle") { [self] args, _, _ in
                 guard !args.isEmpty else { throw TemplateError.runtime("no items for cycling given") }
                 return args[self.index0 % args.count]
             })
         case "changed":
-            return .callable(Callable(name: "changed") { [unowned self] args, _, _ in
+            return .callable(Callable(name: "changed") { [self] args, _, _ in
                 if let l = self.lastChanged, l.count == args.count, zip(l, args).allSatisfy({ pyEquals($0, $1) }) { return .bool(false) }
                 self.lastChanged = args
                 return .bool(true)
@@ -258,6 +258,8 @@ public final class Interpreter {
             interp.callDepth += 1
             defer { interp.callDepth -= 1 }
             if interp.callDepth > interp.limits.maxCallDepth { throw TemplateError(.limit, "macro calls nested deeper than \(interp.limits.maxCallDepth)") }
+            // Macro calls count as loop iterations: a macro calling itself twice per level must not run for ever.
+            try interp.tick()
             try interp.checkStack()
             let s = Scope(parent: defScope)
             var extraKw = PyDict()

@@ -242,6 +242,7 @@ enum Methods {
         case "expandtabs":
             let a = try Args(name, pos, kw, ["tabsize"])
             let t = max(0, try a.int("tabsize") ?? 8)
+            if t > 1 << 16 { throw TemplateError(.limit, "tabsize \(t) too large") }
             var r = "", col = 0
             for c in s.unicodeScalars {
                 if c == "\t" { if t > 0 { let n = t - col % t; r += String(repeating: " ", count: n); col += n } }

@@ -232,7 +232,7 @@ enum PercentFormat {
                 i += 1
                 var p = ""
                 while i < u.count, u[i].value >= 48, u[i].value <= 57 { p.unicodeScalars.append(u[i]); i += 1 }
-                precision = Int(p) ?? 0
+                precision = min(Int(p) ?? 0, 1000)
             }
             guard i < u.count else { throw TemplateError.runtime("incomplete format") }
             let conv = u[i]; i += 1
@@ -251,7 +251,10 @@ enum PercentFormat {
             case "r": s = PyFormat.repr(v)
             case "d", "i":
                 guard let n = numeric(v) else { throw TemplateError.runtime("%d format: a real number is required, not \(v.typeName)") }
-                switch n { case .i(let x): s = String(x); case .f(let x): s = String(Int(x.rounded(.towardZero))) }
+                switch n { case .i(let x): s = String(x); case .f(let x):
+                    guard x.isFinite, abs(x) < 9.2e18 else { throw TemplateError.runtime("%d format: number out of range") }
+                    s = String(Int(x.rounded(.towardZero)))
+                }
                 if flags.contains("+") && !s.hasPrefix("-") { s = "+" + s }
             case "f", "F", "e", "g":
                 guard let n = numeric(v) else { throw TemplateError.runtime("%f format: a real number is required, not \(v.typeName)") }
@@ -260,6 +263,7 @@ enum PercentFormat {
             case "x": guard case .i(let x)? = numeric(v) else { throw TemplateError.runtime("%x format: an integer is required") }; s = String(x, radix: 16)
             default: throw TemplateError.runtime("unsupported format character '\(conv)'")
             }
+            if let w = Int(width), w > 1 << 20 { throw TemplateError(.limit, "format width \(w) too large") }
             if let w = Int(width), w > s.unicodeScalars.count {
                 let pad = w - s.unicodeScalars.count
                 if flags.contains("-") { s += String(repeating: " ", count: pad) }

@@ -8,11 +8,12 @@ struct Template: ParsableCommand {
         commandName: "template",
         abstract: "Render a model's chat template with the given variables, byte-identical to transformers.",
         discussion: """
-            CONTEXT.json holds the template variables (messages, add_generation_prompt, tools, bos_token, ...).
-            Special tokens missing from it are filled from the model's tokenizer_config.json, as transformers does.
+            CONTEXT.json holds the template variables (messages, add_generation_prompt, tools, bos_token, ...). \
+            Special tokens missing from it are filled from the model's tokenizer_config.json, as transformers does. \
             The rendered text is printed as is: nothing appended, no trailing newline.
-            --batch IN.jsonl reads lines {"template": optional, "context": {...}, "now": optional} and writes one
-            JSON line per input: {"text": ...} or {"error": ...}.
+
+            --batch IN.jsonl reads lines {"template": optional, "context": {...}, "now": optional} and writes \
+            one JSON line per input line, in order: {"text": ...} or {"error": ...} (blank lines are skipped).
             """)
 
     @Option(name: .long, help: "A Hugging Face model folder, a tokenizer_config.json, or a .jinja file.")

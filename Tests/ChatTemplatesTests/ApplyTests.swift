@@ -29,3 +29,15 @@ final class ApplyTests: XCTestCase {
         XCTAssertEqual(try t.apply(messages: []).text, "TrueTrueTrue")
     }
 }
+
+final class ValueLiteralTests: XCTestCase {
+    func testLiteralsBuildOrderedContext() throws {
+        let messages: [Value] = [["role": "system", "content": "Be brief.", "name": nil], ["role": "user", "content": "Hi"]]
+        let t = try ChatTemplate("{% for m in messages %}{{ m }}|{% endfor %}{{ [1, 2.5, true, none] }}")
+        let r = try t.apply(messages: messages)
+        XCTAssertEqual(r.text, "{'role': 'system', 'content': 'Be brief.'}|{'role': 'user', 'content': 'Hi'}|[1, 2.5, True, None]")
+        let v: Value = ["b": 1, "a": [1.5, "x"]]
+        XCTAssertEqual(try JSON.encode(v), #"{"b": 1, "a": [1.5, "x"]}"#)
+        XCTAssertEqual(v.description, "{'b': 1, 'a': [1.5, 'x']}")
+    }
+}

@@ -66,6 +66,12 @@ final class SafetyTests: XCTestCase {
         XCTAssertEqual(e?.kind, .limit)
     }
 
+    func testExponentialMacroRecursionIsBounded() {
+        var lim = TemplateLimits(); lim.maxLoopIterations = 100_000
+        let e = renderError("{% macro f(n) %}{% if n < 40 %}{{ f(n + 1) }}{{ f(n + 1) }}{% endif %}{% endmacro %}{{ f(0) }}", limits: lim)
+        XCTAssertEqual(e?.kind, .limit)
+    }
+
     func testOutputBound() {
         var lim = TemplateLimits(); lim.maxOutputBytes = 100_000
         let e = renderError("{% for i in range(100000) %}xxxxxxxxxx{% endfor %}", limits: lim)
@@ -135,12 +141,13 @@ final class SafetyTests: XCTestCase {
         let url = try TestSupport.sharedDir().appendingPathComponent("testdata/chat-templates/cases.json")
         let cases = try TestSupport.cases(try TestSupport.loadJSON(url))
         var seen = Set<String>()
-        var rng = SplitMix(seed: 42)
+        var rng = SplitMix(seed: UInt64(ProcessInfo.processInfo.environment["SWIFTTUNE_FUZZ_SEED"] ?? "") ?? 42)
+        let rounds = Int(ProcessInfo.processInfo.environment["SWIFTTUNE_FUZZ_ROUNDS"] ?? "") ?? 12
         var rendered = 0, failed = 0
         let junk = ["{%", "%}", "{{", "}}", "{#", "#}", "(", ")", "[", "]", "'", "\"", "|", "-", "~", "\\", "endfor", "endif", "\n", "é"]
         for c in cases where seen.insert(c.template).inserted {
             let u = Array(c.template.unicodeScalars)
-            for k in 0..<12 {
+            for k in 0..<rounds {
                 var m = u
                 if k < 4 { m = Array(u[0..<Int(rng.next() % UInt64(max(u.count, 1)))]) }
                 else {
@@ -171,5 +178,38 @@ struct SplitMix {
         z = (z ^ (z >> 30)) &* 0xBF58476D1CE4E5B9
         z = (z ^ (z >> 27)) &* 0x94D049BB133111EB
         return z ^ (z >> 31)
+    }
+}
+
+/// Hostile arguments to builtins give errors (or clamped results), never traps.
+final class HostileArgumentTests: XCTestCase {
+    func render(_ s: String) -> Result<String, Error> { Result { try ChatTemplate(s).render([:]) } }
+
+    func testNoTrapsOnExtremeArguments() {
+        let sources = [
+            "{{ range(-9223372036854775807, 9223372036854775807)|length }}",
+            "{{ range(0, 10, -9223372036854775807 - 1)|list }}",
+            "{{ '%d' % 1e300 }}", "{{ '%.999999999f' % 1.5 }}", "{{ '%999999999d' % 1 }}",
+            "{{ 'abc'|truncate(9223372036854775807) }}", "{{ 'abc'|truncate(10, leeway=9223372036854775807) }}",
+            "{{ [1]|batch(10**12, 0)|list }}", "{{ [1]|slice(10**12)|list }}", "{{ 'a\\tb'.expandtabs(10**12) }}",
+            "{{ -9223372036854775807 - 1 }}", "{{ (-9223372036854775807 - 1) // -1 }}", "{{ (-9223372036854775807 - 1)|abs }}",
+            "{{ 9223372036854775807 + 1 }}", "{{ 'x'|center(-5) }}", "{{ 'x'.zfill(-3) }}", "{{ [1, 2][::-9223372036854775807] }}",
+            "{{ 'abc'[-9223372036854775807:9223372036854775807] }}", "{{ 1e308 * 10 }}", "{{ (1e308 * 10)|int }}",
+            "{% set c = none %}{% for i in [1] %}{% set ns = namespace(c=loop.cycle) %}{% endfor %}ok",
+            "{{ 999999999999999999999999 }}",
+        ]
+        for s in sources {
+            switch render(s) {
+            case .success, .failure(is TemplateError): break
+            case .failure(let e): XCTFail("\(s): unexpected \(e)")
+            }
+        }
+        XCTAssertEqual(NaiveDateTime(year: 99999, month: 99, day: -4, hour: 99).strftime("%Y-%m-%d %H %j %a"), "9999-12-01 23 335 Wed")
+    }
+
+    /// A loop's `cycle` outliving its loop must stay callable (no dangling reference).
+    func testLoopCallablesOutliveTheLoop() throws {
+        let t = try ChatTemplate("{% set ns = namespace(f=none) %}{% for i in [1, 2] %}{% set ns.f = loop.cycle %}{% endfor %}{{ ns.f('a', 'b') }}")
+        XCTAssertEqual(try t.render([:]), "b")
     }
 }
