@@ -377,14 +377,14 @@ final class TrainerBehaviourTests: XCTestCase {
 }
 
 final class GenerationEvalTests: XCTestCase {
-    /// A word-level tokenizer over the tiny Llama's 128 ids ("t0" … "t127"; t2 = EOS).
+    /// A tokenizer (BPE without merges; only its vocabulary matters here) over the tiny Llama's 128 ids ("t0" … "t127"; t2 = EOS).
     func tinyTokenizer() throws -> Tokenizer {
         var vocab: [String] = []
         for i in 0..<128 { vocab.append("\"t\(i)\": \(i)") }
         let json = """
         {"version": "1.0", "added_tokens": [{"id": 2, "content": "t2", "single_word": false, "lstrip": false, "rstrip": false, "normalized": false, "special": true}],
          "normalizer": null, "pre_tokenizer": {"type": "WhitespaceSplit"}, "post_processor": null, "decoder": null,
-         "model": {"type": "WordLevel", "vocab": {\(vocab.joined(separator: ", "))}, "unk_token": "t1"}}
+         "model": {"type": "BPE", "vocab": {\(vocab.joined(separator: ", "))}, "merges": [], "unk_token": "t1"}}
         """
         return try Tokenizer(tokenizerJSON: Data(json.utf8))
     }
