@@ -29,9 +29,12 @@ let package = Package(
         .target(name: "Models", dependencies: ["Tensors", "Quantization", "ModelIO"], swiftSettings: fast),
         .target(name: "Generation", dependencies: ["Models"], swiftSettings: fast),
         .target(name: "LoRA", dependencies: ["Models", "ModelIO", "Tensors"], swiftSettings: fast),
+        .target(name: "Training", dependencies: ["Models", "LoRA", "Datasets", "Tokenizers", "ChatTemplates", "ModelIO", "Tensors"],
+                swiftSettings: fast),
         .executableTarget(
             name: "swifttune",
-            dependencies: ["Tensors", "Quantization", "ModelIO", "Tokenizers", "ChatTemplates", "Datasets", "CBLAS", "Models", "Generation", "LoRA",
+            dependencies: ["Tensors", "Quantization", "ModelIO", "Tokenizers", "ChatTemplates", "Datasets", "CBLAS",
+                           "Models", "Generation", "LoRA", "Training",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: fast),
         .executableTarget(
@@ -47,6 +50,8 @@ let package = Package(
         .testTarget(name: "ModelsTests", dependencies: ["Models"], resources: [.copy("Fixtures")]),
         .testTarget(name: "GenerationTests", dependencies: ["Generation"]),
         .testTarget(name: "LoRATests", dependencies: ["LoRA", "Models", "ModelIO", "Tensors", "Generation"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Models", "LoRA", "Datasets", "Tensors", "Tokenizers", "ModelIO"],
+                    exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -7,11 +7,12 @@ struct SwiftTune: ParsableCommand {
         abstract: "Fine-tune, chat with, export and serve language models — Swift-native, no Python.",
         version: SwiftTuneVersion.string,
         subcommands: [
-            Env.self, Inspect.self,
+            Train.self,
+            Generate.self, Chat.self, Merge.self,
+            Inspect.self,
             Tokenize.self, Detokenize.self, Template.self,
             DataCommand.self,
-            Generate.self, Chat.self, Merge.self,
-            Demo.self,
+            Demo.self, Env.self,
         ])
 }
 
