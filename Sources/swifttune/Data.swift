@@ -1,6 +1,7 @@
 import ArgumentParser
 import Datasets
 import Foundation
+import Training
 
 /// `swifttune data`: look at the training data exactly as the trainer will see it (the book's "double-check the
 /// data loaders" step).
@@ -9,7 +10,8 @@ struct DataCommand: ParsableCommand {
         commandName: "data",
         abstract: "Preview or dump the collated training batches of a dataset config.",
         discussion: """
-            The config is JSON (YAML is not supported yet) with TRL's SFTConfig names: dataset_path, column_mapping,
+            The config is the training config of `swifttune train` (YAML; its dataset section) or a JSON dataset
+            config, with TRL's SFTConfig names: dataset_path, column_mapping,
             formatting_template, max_seq_length (or max_length), packing, packing_strategy (bfd, bfd_split, wrapped,
             constant_length), completion_only_loss, assistant_only_loss, padding_side, dataset_text_field,
             pad_to_multiple_of, pad_token, eos_token, response_template, instruction_template, flattening,
@@ -19,7 +21,7 @@ struct DataCommand: ParsableCommand {
         subcommands: [Preview.self, Dump.self])
 
     struct Common: ParsableArguments {
-        @Option(name: .long, help: "Dataset config (JSON).")
+        @Option(name: .long, help: "Training config (YAML, as for `swifttune train`) or dataset config (JSON); its dataset section is used.")
         var config: String
 
         @Option(name: .long, help: "Model folder with tokenizer.json (and chat_template.jinja / tokenizer_config.json, config.json). Default: the config's model_name_or_path.")
@@ -29,7 +31,14 @@ struct DataCommand: ParsableCommand {
         var chatTemplate: String?
 
         func pipeline() throws -> DataPipeline {
-            let cfg = try DatasetConfig.load(path: config)
+            let cfg: DatasetConfig
+            if Self.isYAML(config) {
+                // The training config of `swifttune train`: its `dataset:` section is the dataset config.
+                guard let doc = try Self.topLevelThrowing(config) else { throw ValidationError("\(config): cannot read the config") }
+                cfg = try DatasetConfig.decode(json: Data(JSONWriter.string(doc).utf8), name: config)
+            } else {
+                cfg = try DatasetConfig.load(path: config)
+            }
             guard let modelPath = model ?? Self.modelFromConfig(config) else {
                 throw ValidationError("give --model MODEL_FOLDER (or model_name_or_path in the config)")
             }
@@ -43,14 +52,23 @@ struct DataCommand: ParsableCommand {
                                     maxPositionEmbeddings: Self.maxPositionEmbeddings(modelPath))
         }
 
-        static func topLevel(_ path: String) -> JSONValue? {
-            guard let d = FileManager.default.contents(atPath: path) else { return nil }
-            return try? JSONParser.parse(bytes: [UInt8](d))
+        static func isYAML(_ path: String) -> Bool {
+            ["yaml", "yml"].contains((path as NSString).pathExtension.lowercased())
         }
 
+        static func topLevelThrowing(_ path: String) throws -> JSONValue? {
+            guard let d = FileManager.default.contents(atPath: path) else { return nil }
+            if isYAML(path) { return try YAMLSubset.parse(String(decoding: d, as: UTF8.self), file: path) }
+            return try JSONParser.parse(bytes: [UInt8](d))
+        }
+
+        static func topLevel(_ path: String) -> JSONValue? { try? topLevelThrowing(path) }
+
+        /// The model of a config: `model_name_or_path`, `model` as a string, or `model.path` (training configs).
         static func modelFromConfig(_ path: String) -> String? {
             guard let doc = topLevel(path) else { return nil }
-            return (doc["model_name_or_path"] ?? doc["model"])?.stringValue
+            guard let model = (doc["model_name_or_path"] ?? doc["model"]).flatMap({ $0.stringValue ?? $0["path"]?.stringValue }) else { return nil }
+            return (model as NSString).expandingTildeInPath
         }
 
         /// `max_position_embeddings` from the model folder's config.json, when there is one.
