@@ -4,6 +4,7 @@ import Tensors
 // `swifttune-bench [matmul] [attention] [cross_entropy] [block] [tokenizers]`: JSON lines, one per measurement
 // (scripts/bench.sh runs it beside the PyTorch twin and prints the ratios).
 BLASRuntime.reexecWithOptimalCoreIfNeeded()
+Allocator.keepLargeBlocksInHeap()
 let all = ["matmul", "attention", "cross_entropy", "block", "tokenizers"]
 let which = CommandLine.arguments.dropFirst().isEmpty ? all : Array(CommandLine.arguments.dropFirst())
 for name in which {
