@@ -239,46 +239,29 @@ extension Tensor {
         let x = self
         return Tensor.record("log", y, [self]) { g in [g / x] }
     }
-    public func sqrt() -> Tensor {
-        let y = unaryKernel(SqrtOp.self, self)
-        let ys = y.detach()  // no y → node → closure → y cycle if backward never runs
-        return Tensor.record("sqrt", y, [self]) { g in [binaryKernel(SqrtGradOp.self, ys, g, "sqrt")] }
-    }
-    public func rsqrt() -> Tensor {
-        let y = unaryKernel(RsqrtOp.self, self)
-        let ys = y.detach()  // no y → node → closure → y cycle if backward never runs
-        return Tensor.record("rsqrt", y, [self]) { g in [binaryKernel(RsqrtGradOp.self, ys, g, "rsqrt")] }
-    }
-    public func tanh() -> Tensor {
-        let y = unaryKernel(TanhOp.self, self)
-        let ys = y.detach()  // no y → node → closure → y cycle if backward never runs
-        return Tensor.record("tanh", y, [self]) { g in [binaryKernel(TanhGradOp.self, ys, g, "tanh")] }
-    }
-    public func sigmoid() -> Tensor {
-        let y = vectorUnaryKernel(SigmoidOp.self, self)
-        let ys = y.detach()  // no y → node → closure → y cycle if backward never runs
-        return Tensor.record("sigmoid", y, [self]) { g in [binaryKernel(SigmoidGradOp.self, ys, g, "sigmoid")] }
-    }
-    public func relu() -> Tensor {
-        let y = unaryKernel(ReluOp.self, self)
-        let x = self
-        return Tensor.record("relu", y, [self]) { g in [binaryKernel(ReluGradOp.self, x, g, "relu")] }
-    }
-    public func silu() -> Tensor {
-        let y = vectorUnaryKernel(SiluOp.self, self)
-        let x = self
-        return Tensor.record("silu", y, [self]) { g in [binaryKernel(SiluGradOp.self, x, g, "silu")] }
-    }
+    public func sqrt() -> Tensor { recordingOutputGrad("sqrt", unaryKernel(SqrtOp.self, self), SqrtGradOp.self) }
+    public func rsqrt() -> Tensor { recordingOutputGrad("rsqrt", unaryKernel(RsqrtOp.self, self), RsqrtGradOp.self) }
+    public func tanh() -> Tensor { recordingOutputGrad("tanh", unaryKernel(TanhOp.self, self), TanhGradOp.self) }
+    public func sigmoid() -> Tensor { recordingOutputGrad("sigmoid", vectorUnaryKernel(SigmoidOp.self, self), SigmoidGradOp.self) }
+    public func relu() -> Tensor { recordingInputGrad("relu", unaryKernel(ReluOp.self, self), ReluGradOp.self) }
+    public func silu() -> Tensor { recordingInputGrad("silu", vectorUnaryKernel(SiluOp.self, self), SiluGradOp.self) }
     /// GELU; `approximate: "none"` (exact, erf) or `"tanh"` (torch's `approximate='tanh'`, HF `gelu_pytorch_tanh`).
     public func gelu(approximate: String = "none") -> Tensor {
         precondition(approximate == "none" || approximate == "tanh", "gelu(approximate:) must be \"none\" or \"tanh\", got \(approximate)")
+        if approximate == "tanh" { return recordingInputGrad("gelu_tanh", unaryKernel(GeluTanhOp.self, self), GeluTanhGradOp.self) }
+        return recordingInputGrad("gelu", unaryKernel(GeluOp.self, self), GeluGradOp.self)
+    }
+
+    /// Records `y = f(self)` whose derivative is a function of the output: dx = Grad(y, g).
+    private func recordingOutputGrad<Grad: BinaryFloatOp>(_ name: String, _ y: Tensor, _: Grad.Type) -> Tensor {
+        let ys = y.detach()  // no y → node → closure → y cycle if backward never runs
+        return Tensor.record(name, y, [self]) { g in [binaryKernel(Grad.self, ys, g, name)] }
+    }
+
+    /// Records `y = f(self)` whose derivative is a function of the input: dx = Grad(x, g).
+    private func recordingInputGrad<Grad: BinaryFloatOp>(_ name: String, _ y: Tensor, _: Grad.Type) -> Tensor {
         let x = self
-        if approximate == "tanh" {
-            let y = unaryKernel(GeluTanhOp.self, self)
-            return Tensor.record("gelu_tanh", y, [self]) { g in [binaryKernel(GeluTanhGradOp.self, x, g, "gelu")] }
-        }
-        let y = unaryKernel(GeluOp.self, self)
-        return Tensor.record("gelu", y, [self]) { g in [binaryKernel(GeluGradOp.self, x, g, "gelu")] }
+        return Tensor.record(name, y, [self]) { g in [binaryKernel(Grad.self, x, g, name)] }
     }
     /// `self ** exponent` elementwise.
     public func pow(_ exponent: Float) -> Tensor {
