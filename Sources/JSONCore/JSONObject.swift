@@ -3,12 +3,13 @@
 /// Keys are compared as UTF-8 bytes, not as Swift `String`s: `==` on `String` merges canonically equivalent
 /// spellings (U+00C5 "Å" and U+212B "Å" are two vocabulary entries in real tokenizers). A key appears once;
 /// assigning an existing key replaces its value in place (Python's `dict`, and what `json.loads` and serde do
-/// with a repeated key: the last value wins). Objects over `indexThreshold` members keep a hash index, so
-/// lookups stay O(1) for vocabularies; small ones (dataset rows, messages) are scanned.
+/// with a repeated key: the last value wins). Objects over `indexThreshold` members keep a hash index of their
+/// keys (tokenizer vocabularies: 150k members), so lookups and parsing stay O(1) per member; small ones (dataset
+/// rows, messages) are scanned.
 public struct JSONObject: Hashable, Sendable, RandomAccessCollection {
     public typealias Element = (key: String, value: JSONValue)
     public private(set) var members: [Element] = []
-    private var index: [ByteKey: Int]? = nil
+    private var table: KeyTable? = nil
 
     static let indexThreshold = 16
 
@@ -29,9 +30,7 @@ public struct JSONObject: Hashable, Sendable, RandomAccessCollection {
 
     /// Position of `key` among the members.
     public func position(ofKey key: String) -> Int? {
-        if let index { return index[ByteKey(key)] }
-        var k = key
-        return k.withUTF8 { kb in members.firstIndex { $0.key.utf8.elementsEqual(kb) } }
+        withUTF8Bytes(key) { find($0).found }
     }
 
     public func contains(key: String) -> Bool { position(ofKey: key) != nil }
@@ -40,11 +39,7 @@ public struct JSONObject: Hashable, Sendable, RandomAccessCollection {
     public subscript(key: String) -> JSONValue? {
         get { position(ofKey: key).map { members[$0].value } }
         set {
-            if let p = position(ofKey: key) {
-                if let v = newValue { members[p].value = v } else { remove(at: p) }
-            } else if let v = newValue {
-                append(key, v)
-            }
+            if let v = newValue { _ = set(key, v) } else if let p = position(ofKey: key) { remove(at: p) }
         }
     }
 
@@ -59,33 +54,45 @@ public struct JSONObject: Hashable, Sendable, RandomAccessCollection {
 
     private mutating func remove(at p: Int) {
         members.remove(at: p)
-        index = nil
-        if members.count > JSONObject.indexThreshold { buildIndex() }
+        table = members.count > JSONObject.indexThreshold ? KeyTable(members) : nil
     }
 
-    /// Appends a key known to be absent.
-    mutating func append(_ key: String, _ value: JSONValue) {
+    /// Sets `key` to `value`: replaced in place if present (returns false), appended otherwise (returns true).
+    mutating func set(_ key: String, _ value: JSONValue) -> Bool {
+        let (found, hash) = withUTF8Bytes(key) { find($0) }
+        if let p = found { members[p].value = value; return false }
         members.append((key, value))
-        if index != nil {
-            index![ByteKey(key)] = members.count - 1
+        if table != nil {
+            if !isKnownUniquelyReferenced(&table) { table = table!.copy() }
+            table!.insert(hash: hash, index: members.count - 1)
         } else if members.count > JSONObject.indexThreshold {
-            buildIndex()
+            table = KeyTable(members)
         }
+        return true
     }
 
-    /// Sets a member while parsing; returns false when the key was already there (the value is then replaced).
-    mutating func setParsed(_ key: String, _ value: JSONValue) -> Bool {
-        if let p = position(ofKey: key) { members[p].value = value; return false }
-        append(key, value)
-        return true
+    /// The position of the key with these bytes, and the key's hash (0 when the object has no table).
+    private func find(_ key: UnsafeBufferPointer<UInt8>) -> (found: Int?, hash: UInt64) {
+        if let table { return table.find(key, in: members) }
+        for (n, m) in members.enumerated() where withUTF8Bytes(m.key, { $0.elementsEqual(key) }) { return (n, 0) }
+        return (nil, 0)
     }
 
     mutating func reserveCapacity(_ n: Int) { members.reserveCapacity(n) }
 
-    private mutating func buildIndex() {
-        var idx = [ByteKey: Int](minimumCapacity: members.count * 2)
-        for (n, m) in members.enumerated() { idx[ByteKey(m.key)] = n }
-        index = idx
+    /// Appends without looking for the key (the parser, past `indexThreshold` members); `finishParsing` then
+    /// resolves repeats in one pass, which costs far less than an index kept up to date on every insert.
+    mutating func appendUnchecked(_ key: String, _ value: JSONValue) { members.append((key, value)) }
+
+    /// Indexes an object filled by `appendUnchecked`; a repeated key keeps its first position and last value.
+    mutating func finishParsing() {
+        guard table == nil, members.count > JSONObject.indexThreshold else { return }
+        let (t, repeats) = KeyTable.build(members)
+        guard !repeats.isEmpty else { table = t; return }
+        var drop = [Bool](repeating: false, count: members.count)
+        for (first, again) in repeats { members[first].value = members[again].value; drop[again] = true }
+        members = members.enumerated().filter { !drop[$0.offset] }.map(\.element)
+        table = KeyTable(members)
     }
 
     /// Same members in the same order.
@@ -96,24 +103,112 @@ public struct JSONObject: Hashable, Sendable, RandomAccessCollection {
 
     public func hash(into h: inout Hasher) {
         h.combine(members.count)
-        for m in members { h.combine(ByteKey(m.key)); h.combine(m.value) }
+        for m in members {
+            withUTF8Bytes(m.key) { h.combine(bytes: UnsafeRawBufferPointer($0)) }
+            h.combine(m.value)
+        }
     }
 }
 
-/// A string hashed and compared as its UTF-8 bytes (no Unicode canonical equivalence).
-struct ByteKey: Hashable, Sendable {
-    let string: String
+/// Calls `body` with the string's UTF-8 bytes (in place for native strings).
+@inline(__always)
+func withUTF8Bytes<R>(_ s: String, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+    if let r = s.utf8.withContiguousStorageIfAvailable(body) { return r }
+    return Array(s.utf8).withUnsafeBufferPointer(body)
+}
 
-    init(_ s: String) {
-        var s = s
-        s.makeContiguousUTF8()
-        string = s
+/// Open-addressing index from key bytes to member positions. Hashes the bytes with a per-process random seed
+/// (a multiply-xorshift mix, far cheaper than `Hasher` with a key wrapper: parsing a vocabulary is mostly this),
+/// so that keys cannot be crafted in advance to collide. Each slot holds the hash's top 32 bits beside the
+/// position, so a probe touches one cache line and compares keys only on a tag match.
+/// A class so that a JSONObject stays two words (JSONValue arrays stay dense); copied on write by JSONObject.
+private final class KeyTable: @unchecked Sendable {
+    private var slots: [UInt64]     // (hash >> 32) << 32 | (member position + 1); 0 is empty
+    private var hashes: [UInt64]    // by member position, to grow without re-reading keys
+    private var mask: Int
+    static let seed = UInt64.random(in: 1 ... .max)
+
+    private init(slots: [UInt64], hashes: [UInt64], mask: Int) {
+        self.slots = slots
+        self.hashes = hashes
+        self.mask = mask
     }
 
-    static func == (a: ByteKey, b: ByteKey) -> Bool { a.string.utf8.elementsEqual(b.string.utf8) }
+    func copy() -> KeyTable { KeyTable(slots: slots, hashes: hashes, mask: mask) }
 
-    func hash(into h: inout Hasher) {
-        var s = string
-        s.withUTF8 { h.combine(bytes: UnsafeRawBufferPointer($0)) }
+    /// A table for members that may repeat keys, and the repeats as (first position, later position), in order.
+    static func build(_ members: [JSONObject.Element]) -> (KeyTable, [(Int, Int)]) {
+        let t = KeyTable(slots: [], hashes: [], mask: 0)
+        t.hashes.reserveCapacity(members.count)
+        t.resize(members.count)
+        var repeats: [(Int, Int)] = []
+        for (n, m) in members.enumerated() {
+            let (found, h) = withUTF8Bytes(m.key) { t.find($0, in: members) }
+            if let f = found { repeats.append((f, n)); t.hashes.append(0) } else { t.hashes.append(h); t.place(h, n) }
+        }
+        return (t, repeats)
+    }
+
+    init(_ members: [JSONObject.Element]) {
+        slots = []
+        hashes = []
+        hashes.reserveCapacity(members.count * 2)
+        mask = 0
+        resize(members.count)
+        for m in members { insert(hash: withUTF8Bytes(m.key, KeyTable.hash), index: hashes.count) }
+    }
+
+    private func resize(_ count: Int) {
+        var cap = 64
+        while cap < count * 2 { cap <<= 1 }
+        slots = [UInt64](repeating: 0, count: cap)
+        mask = cap - 1
+        for (n, h) in hashes.enumerated() { place(h, n) }
+    }
+
+    @inline(__always) private func place(_ h: UInt64, _ n: Int) {
+        var s = Int(truncatingIfNeeded: h) & mask
+        while slots[s] != 0 { s = (s + 1) & mask }
+        slots[s] = (h & 0xFFFF_FFFF_0000_0000) | UInt64(n + 1)
+    }
+
+    @inline(__always)
+    static func hash(_ p: UnsafeBufferPointer<UInt8>) -> UInt64 {
+        var h = seed ^ (UInt64(p.count) &* 0x9E37_79B9_7F4A_7C15)
+        let raw = UnsafeRawBufferPointer(p)
+        var i = 0
+        while i + 8 <= p.count {
+            h = (h ^ raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)) &* 0xBF58_476D_1CE4_E5B9
+            h ^= h >> 29
+            i += 8
+        }
+        var tail: UInt64 = 0
+        var shift: UInt64 = 0
+        while i < p.count { tail |= UInt64(p[i]) << shift; shift += 8; i += 1 }
+        h = (h ^ tail) &* 0x94D0_49BB_1331_11EB
+        h ^= h >> 31
+        h = h &* 0xBF58_476D_1CE4_E5B9
+        return h ^ (h >> 32)
+    }
+
+    func find(_ key: UnsafeBufferPointer<UInt8>, in members: [JSONObject.Element]) -> (found: Int?, hash: UInt64) {
+        let h = KeyTable.hash(key)
+        let tag = h & 0xFFFF_FFFF_0000_0000
+        var s = Int(truncatingIfNeeded: h) & mask
+        while true {
+            let v = slots[s]
+            if v == 0 { return (nil, h) }
+            if v & 0xFFFF_FFFF_0000_0000 == tag {
+                let n = Int(truncatingIfNeeded: v & 0xFFFF_FFFF) - 1
+                if withUTF8Bytes(members[n].key, { $0.elementsEqual(key) }) { return (n, h) }
+            }
+            s = (s + 1) & mask
+        }
+    }
+
+    /// Adds the key of member `index` (the next position), known to be absent.
+    func insert(hash h: UInt64, index: Int) {
+        hashes.append(h)
+        if hashes.count * 2 > slots.count { resize(hashes.count) } else { place(h, index) }
     }
 }

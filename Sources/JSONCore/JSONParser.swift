@@ -143,11 +143,14 @@ private struct Reader {
             k += 1
         }
         var path = ""
-        for c in e.path.reversed() {
+        // Outermost first; a path through hostile nesting keeps its first and last few steps.
+        var components = Array(e.path.reversed())
+        if components.count > 12 { components = Array(components[0..<5]) + [.key("…")] + Array(components.suffix(5)) }
+        for c in components {
             switch c {
             case .index(let n): path += "[\(n)]"
             case .key(let s):
-                let plain = !s.isEmpty && s.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x7A) || $0 == 0x5F }
+                let plain = s == "…" || !s.isEmpty && s.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x7A) || $0 == 0x5F }
                 if plain { path += path.isEmpty ? s : "." + s } else { path += "[" + JSONWriter.string(.string(s)) + "]" }
             }
         }
@@ -165,7 +168,7 @@ private struct Reader {
     }
 
     mutating func value(depth: Int) throws -> JSONValue {
-        guard i < b.count else { throw fail("unexpected end of input, expected a value") }
+        guard i < b.count else { throw fail("unexpected end of file, expected a value") }
         switch b[i] {
         case UInt8(ascii: "\""): return .string(try string())
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return try number()
@@ -195,11 +198,14 @@ private struct Reader {
     }
 
     mutating func object(depth: Int) throws -> JSONValue {
-        guard depth <= options.maxDepth else { throw fail("nesting deeper than \(options.maxDepth) levels") }
+        guard depth <= options.maxDepth else { throw fail("nesting too deep: nested deeper than \(options.maxDepth) levels") }
         i += 1
         var obj = JSONObject()
         skipWS()
         if i < b.count, b[i] == UInt8(ascii: "}") { i += 1; return .object(obj) }
+        // Repeats are looked for per insert while the object is small or must be rejected where they occur;
+        // a large object (a vocabulary) is indexed once at its end.
+        let checkEach = options.rejectDuplicateKeys
         while true {
             skipWS()
             guard i < b.count, b[i] == UInt8(ascii: "\"") else { throw fail("expected a quoted key in an object") }
@@ -212,19 +218,23 @@ private struct Reader {
             if depth == 1, wantRecords { topKey = key }
             let v: JSONValue
             do { v = try value(depth: depth) } catch var e as PathedError { e.path.append(.key(key)); throw e }
-            if !obj.setParsed(key, v), options.rejectDuplicateKeys {
-                throw PathedError(message: "key \(JSONWriter.string(.string(key))) appears twice in an object", offset: keyStart, path: [])
+            if checkEach || obj.count < JSONObject.indexThreshold {
+                if !obj.set(key, v), checkEach {
+                    throw PathedError(message: "key \(JSONWriter.string(.string(key))) appears twice in an object", offset: keyStart, path: [])
+                }
+            } else {
+                obj.appendUnchecked(key, v)
             }
             skipWS()
-            guard i < b.count else { throw fail("unexpected end of input inside an object") }
+            guard i < b.count else { throw fail("unexpected end of file inside an object") }
             if b[i] == UInt8(ascii: ",") { i += 1; continue }
-            if b[i] == UInt8(ascii: "}") { i += 1; return .object(obj) }
+            if b[i] == UInt8(ascii: "}") { i += 1; obj.finishParsing(); return .object(obj) }
             throw fail("expected ',' or '}' in an object")
         }
     }
 
     mutating func array(depth: Int) throws -> JSONValue {
-        guard depth <= options.maxDepth else { throw fail("nesting deeper than \(options.maxDepth) levels") }
+        guard depth <= options.maxDepth else { throw fail("nesting too deep: nested deeper than \(options.maxDepth) levels") }
         i += 1
         var arr: [JSONValue] = []
         skipWS()
@@ -235,7 +245,7 @@ private struct Reader {
             if let k = record { elementOffsets[k, default: []].append(i) }
             do { arr.append(try value(depth: depth)) } catch var e as PathedError { e.path.append(.index(arr.count)); throw e }
             skipWS()
-            guard i < b.count else { throw fail("unexpected end of input inside an array") }
+            guard i < b.count else { throw fail("unexpected end of file inside an array") }
             if b[i] == UInt8(ascii: ",") { i += 1; continue }
             if b[i] == UInt8(ascii: "]") { i += 1; return .array(arr) }
             throw fail("expected ',' or ']' in an array")

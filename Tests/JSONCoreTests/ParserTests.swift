@@ -36,7 +36,9 @@ final class ParserTests: XCTestCase {
     }
 
     func testHostileInputIsBounded() throws {
-        XCTAssertThrowsError(try JSONParser.parse(String(repeating: "[", count: 100_000)))   // no stack overflow
+        XCTAssertThrowsError(try JSONParser.parse(String(repeating: "[", count: 100_000))) { e in   // no stack overflow
+            XCTAssertEqual((e as! JSONParseError).path, "[0][0][0][0][0].…[0][0][0][0][0]")
+        }
         XCTAssertNoThrow(try JSONParser.parse(String(repeating: "[", count: 512) + String(repeating: "]", count: 512)))
         XCTAssertThrowsError(try JSONParser.parse(String(repeating: "[", count: 513) + String(repeating: "]", count: 513)))
         var o = JSONParseOptions()
@@ -105,7 +107,7 @@ final class ParserTests: XCTestCase {
 
     func testPythonFloatRepr() {
         let cases: [(Double, String)] = [(0.1, "0.1"), (1e-5, "1e-05"), (1e16, "1e+16"), (1e15, "1000000000000000.0"),
-                                         (-0.0, "-0.0"), (5e-324, "5e-324"), (1.7976931348623157e308, "1.7976931348623157e+308"),
+                                         (-0.0, "-0.0"), (Double.leastNonzeroMagnitude, "5e-324"), (1.7976931348623157e308, "1.7976931348623157e+308"),
                                          (123.456, "123.456"), (0.0001, "0.0001"), (2.5e-7, "2.5e-07"), (.nan, "nan"), (-.infinity, "-inf")]
         for (d, s) in cases { XCTAssertEqual(d.pythonRepr, s) }
     }

@@ -80,3 +80,26 @@ final class PythonParityTests: XCTestCase {
         XCTAssertEqual(u["\u{00C5}"], .int(1))
     }
 }
+
+extension PythonParityTests {
+    /// Large objects are indexed once at their end: repeats there follow the same rule as in small ones.
+    func testDuplicateKeysInLargeObjects() throws {
+        var text = "{"
+        for k in 0..<100 { text += "\"k\(k)\": \(k), " }
+        text += "\"k3\": \"again\", \"k99\": null, \"k3\": \"last\", \"end\": true}"
+        let v = try JSONParser.parse(text)
+        let o = try XCTUnwrap(v.objectValue)
+        XCTAssertEqual(o.count, 101)
+        XCTAssertEqual(o.keys.prefix(5), ["k0", "k1", "k2", "k3", "k4"])
+        XCTAssertEqual(o.keys.last, "end")
+        XCTAssertEqual(o["k3"], .string("last"))
+        XCTAssertEqual(o["k99"], .null)
+        XCTAssertEqual(o["k50"], .int(50))
+        XCTAssertThrowsError(try JSONParser.parse(text, options: .strict)) { e in XCTAssertTrue("\(e)".contains("\"k3\" appears twice"), "\(e)") }
+        // Same result as the dict Python builds.
+        var py = JSONObject()
+        for k in 0..<100 { py["k\(k)"] = .int(k) }
+        py["k3"] = .string("last"); py["k99"] = .null; py["end"] = .bool(true)
+        XCTAssertEqual(o, py)
+    }
+}
