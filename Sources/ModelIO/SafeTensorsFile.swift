@@ -67,7 +67,7 @@ public final class SafeTensorsFile: @unchecked Sendable {
         }
         let json: JSONValue
         do { json = try JSONParser.parse(headerBytes, options: .safetensors) } catch {
-            throw fail(.malformed, nil, "header is not valid JSON (\(error))", damaged)
+            throw fail(.malformed, nil, "header is invalid JSON: \(error)", damaged)
         }
         guard case let .object(members) = json else { throw fail(.malformed, nil, "header is not a JSON object", damaged) }
 
