@@ -64,7 +64,7 @@ public struct JSONObject: Hashable, Sendable, RandomAccessCollection {
         members.append((key, value))
         if table != nil {
             if !isKnownUniquelyReferenced(&table) { table = table!.copy() }
-            table!.insert(hash: hash, index: members.count - 1)
+            table!.insertLast(hash: hash, of: members)
         } else if members.count > JSONObject.indexThreshold {
             table = KeyTable(members)
         }
@@ -124,52 +124,54 @@ func withUTF8Bytes<R>(_ s: String, _ body: (UnsafeBufferPointer<UInt8>) -> R) ->
 /// A class so that a JSONObject stays two words (JSONValue arrays stay dense); copied on write by JSONObject.
 private final class KeyTable: @unchecked Sendable {
     private var slots: [UInt64]     // (hash >> 32) << 32 | (member position + 1); 0 is empty
-    private var hashes: [UInt64]    // by member position, to grow without re-reading keys
-    private var mask: Int
+    private var used = 0
+    private var mask = 0
     static let seed = UInt64.random(in: 1 ... .max)
 
-    private init(slots: [UInt64], hashes: [UInt64], mask: Int) {
+    private init(slots: [UInt64], used: Int, mask: Int) {
         self.slots = slots
-        self.hashes = hashes
+        self.used = used
         self.mask = mask
     }
 
-    func copy() -> KeyTable { KeyTable(slots: slots, hashes: hashes, mask: mask) }
+    func copy() -> KeyTable { KeyTable(slots: slots, used: used, mask: mask) }
+
+    /// A table for members with distinct keys.
+    convenience init(_ members: [JSONObject.Element]) {
+        self.init(slots: [], used: 0, mask: 0)
+        rebuild(members)
+    }
 
     /// A table for members that may repeat keys, and the repeats as (first position, later position), in order.
     static func build(_ members: [JSONObject.Element]) -> (KeyTable, [(Int, Int)]) {
-        let t = KeyTable(slots: [], hashes: [], mask: 0)
-        t.hashes.reserveCapacity(members.count)
-        t.resize(members.count)
+        let t = KeyTable(slots: [], used: 0, mask: 0)
+        t.allocate(members.count)
         var repeats: [(Int, Int)] = []
         for (n, m) in members.enumerated() {
             let (found, h) = withUTF8Bytes(m.key) { t.find($0, in: members) }
-            if let f = found { repeats.append((f, n)); t.hashes.append(0) } else { t.hashes.append(h); t.place(h, n) }
+            if let f = found { repeats.append((f, n)) } else { t.place(h, n) }
         }
         return (t, repeats)
     }
 
-    init(_ members: [JSONObject.Element]) {
-        slots = []
-        hashes = []
-        hashes.reserveCapacity(members.count * 2)
-        mask = 0
-        resize(members.count)
-        for m in members { insert(hash: withUTF8Bytes(m.key, KeyTable.hash), index: hashes.count) }
-    }
-
-    private func resize(_ count: Int) {
+    private func allocate(_ count: Int) {
         var cap = 64
         while cap < count * 2 { cap <<= 1 }
         slots = [UInt64](repeating: 0, count: cap)
         mask = cap - 1
-        for (n, h) in hashes.enumerated() { place(h, n) }
+        used = 0
+    }
+
+    private func rebuild(_ members: [JSONObject.Element]) {
+        allocate(members.count)
+        for (n, m) in members.enumerated() { place(withUTF8Bytes(m.key, KeyTable.hash), n) }
     }
 
     @inline(__always) private func place(_ h: UInt64, _ n: Int) {
         var s = Int(truncatingIfNeeded: h) & mask
         while slots[s] != 0 { s = (s + 1) & mask }
         slots[s] = (h & 0xFFFF_FFFF_0000_0000) | UInt64(n + 1)
+        used += 1
     }
 
     @inline(__always)
@@ -206,9 +208,8 @@ private final class KeyTable: @unchecked Sendable {
         }
     }
 
-    /// Adds the key of member `index` (the next position), known to be absent.
-    func insert(hash h: UInt64, index: Int) {
-        hashes.append(h)
-        if hashes.count * 2 > slots.count { resize(hashes.count) } else { place(h, index) }
+    /// Adds the last member's key (hash `h`), known to be absent; grows by re-reading the keys.
+    func insertLast(hash h: UInt64, of members: [JSONObject.Element]) {
+        if (used + 1) * 2 > slots.count { rebuild(members) } else { place(h, members.count - 1) }
     }
 }
