@@ -1,3 +1,4 @@
+import JSONCore
 /// Python's `str()` / `repr()` of template values, which leak into rendered prompts.
 enum PyFormat {
     /// Python `str(x)` (what `{{ x }}` prints).
@@ -84,42 +85,6 @@ enum PyFormat {
         }
     }
 
-    /// Python `repr(float)`: shortest round-trip digits; scientific when exponent < -4 or >= 16.
-    static func floatRepr(_ f: Double) -> String {
-        if f.isNaN { return "nan" }
-        if f.isInfinite { return f < 0 ? "-inf" : "inf" }
-        if f == 0 { return f.sign == .minus ? "-0.0" : "0.0" }
-        // Swift's description gives the shortest round-trip digits; re-layout them the way Python does.
-        var desc = "\(f.magnitude)"
-        var exp = 0
-        if let e = desc.firstIndex(where: { $0 == "e" || $0 == "E" }) {
-            exp = Int(desc[desc.index(after: e)...]) ?? 0
-            desc = String(desc[..<e])
-        }
-        var intPart = desc
-        var fracPart = ""
-        if let dot = desc.firstIndex(of: ".") {
-            intPart = String(desc[..<dot]); fracPart = String(desc[desc.index(after: dot)...])
-        }
-        var digits = intPart + fracPart
-        var pointPos = intPart.count + exp   // decimal point after this many digits
-        // Normalise: strip leading zeros.
-        while digits.count > 1 && digits.first == "0" { digits.removeFirst(); pointPos -= 1 }
-        while digits.count > 1 && digits.last == "0" { digits.removeLast() }
-        let decExp = pointPos - 1   // exponent in d.ddd form
-        var s: String
-        if decExp < -4 || decExp >= 16 {
-            s = String(digits.first!)
-            if digits.count > 1 { s += "." + digits.dropFirst() }
-            s += "e" + (decExp < 0 ? "-" : "+") + (abs(decExp) < 10 ? "0" : "") + String(abs(decExp))
-        } else if pointPos <= 0 {
-            s = "0." + String(repeating: "0", count: -pointPos) + digits
-        } else if pointPos >= digits.count {
-            s = digits + String(repeating: "0", count: pointPos - digits.count) + ".0"
-        } else {
-            let i = digits.index(digits.startIndex, offsetBy: pointPos)
-            s = String(digits[..<i]) + "." + String(digits[i...])
-        }
-        return f < 0 ? "-" + s : s
-    }
+    /// Python `repr(float)` (JSONCore has the one implementation, which `json.dumps` uses too).
+    static func floatRepr(_ f: Double) -> String { f.pythonRepr }
 }

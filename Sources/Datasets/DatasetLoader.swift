@@ -96,7 +96,7 @@ public enum DatasetLoader {
                         issues.append(RecordIssue(file: name, line: line, message: "expected a JSON object per line, found \(v.typeName)"))
                     }
                 } catch let e as JSONParseError {
-                    issues.append(RecordIssue(file: name, line: line, message: "invalid JSON: \(e.message) (column \(e.column))"))
+                    issues.append(RecordIssue(file: name, line: line, message: "invalid JSON: \(e.message) (column \(e.column)\(e.path.isEmpty ? "" : ", in \(e.path)"))"))
                 } catch {
                     issues.append(RecordIssue(file: name, line: line, message: "invalid JSON: \(error)"))
                 }
@@ -110,7 +110,7 @@ public enum DatasetLoader {
         let doc: JSONValue, recordLines: [String: [Int]]
         do { (doc, recordLines) = try JSONParser.parseWithRecordLines(bytes: data) } catch let e as JSONParseError {
             // A syntax error stops the parse: there is no way to find the other records.
-            throw DatasetError.malformedRecords([RecordIssue(file: name, line: e.line, message: "invalid JSON: \(e.message) (column \(e.column))")],
+            throw DatasetError.malformedRecords([RecordIssue(file: name, line: e.line, message: "invalid JSON: \(e.message) (column \(e.column)\(e.path.isEmpty ? "" : ", in \(e.path)"))")],
                                                 hint: "The file must hold a JSON array of objects, or an object of splits such as {\"train\": [...]}.")
         }
         let records: [JSONValue], key: String

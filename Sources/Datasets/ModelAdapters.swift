@@ -94,6 +94,7 @@ public struct TemplateRenderer: GenerationMarkedRendering, @unchecked Sendable {
         case .bool(let b): return .bool(b)
         case .int(let i): return .int(i)
         case .double(let d): return .float(d)
+        case .bigInt(let t): return .float(Double(t) ?? .nan)   // the template engine's ints are Int
         case .string(let s): return .string(s)
         case .array(let a): return .list(a.map(value))
         case .object(let o): return .dict(o.map { ($0.key, value($0.value)) })

@@ -1,4 +1,5 @@
 import Foundation
+import JSONCore
 
 /// The tokenizer as the data pipeline needs it. `Tokenizers.Tokenizer` conforms through an adapter; tests use fakes.
 public protocol TextEncoding {

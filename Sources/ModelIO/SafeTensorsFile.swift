@@ -1,3 +1,4 @@
+import JSONCore
 import Tensors
 
 /// A safetensors file: 8-byte little-endian header length N, N bytes of JSON header, then the data section.
@@ -65,8 +66,8 @@ public final class SafeTensorsFile: @unchecked Sendable {
             throw fail(.malformed, nil, "header is not valid UTF-8", damaged)
         }
         let json: JSONValue
-        do { json = try JSONReader.parse(headerBytes) } catch {
-            throw fail(.malformed, nil, "header is not valid JSON (\(error))", damaged)
+        do { json = try JSONParser.parse(headerBytes, options: .safetensors) } catch {
+            throw fail(.malformed, nil, "header is invalid JSON: \(error)", damaged)
         }
         guard case let .object(members) = json else { throw fail(.malformed, nil, "header is not a JSON object", damaged) }
 
@@ -74,10 +75,9 @@ public final class SafeTensorsFile: @unchecked Sendable {
         let dataLength = buf.count - dataStart
         var metadata: [String: String] = [:]
         var infos: [(name: String, dtype: DType, shape: [Int], begin: Int, end: Int)] = []
-        var seen = Set<String>()
         infos.reserveCapacity(members.count)
+        // A repeated key is a parse error (JSONParseOptions.safetensors rejects it: "... appears twice").
         for (key, value) in members {
-            guard seen.insert(key).inserted else { throw fail(.malformed, key, "appears twice in the header", damaged) }
             if key == "__metadata__" {
                 guard case let .object(entries) = value else {
                     throw fail(.malformed, key, "must be an object of strings, found \(value.typeName)", damaged)
@@ -171,5 +171,23 @@ public final class SafeTensorsFile: @unchecked Sendable {
                                fix: "check the tensor name against `swifttune inspect`")
         }
         return t
+    }
+}
+
+extension JSONParseOptions {
+    /// Headers and index files written by safetensors (serde_json) and transformers: strict RFC 8259,
+    /// a repeated key is an error, nesting capped at 64 (real headers nest 3 deep).
+    static let safetensors: JSONParseOptions = {
+        var o = JSONParseOptions.strict
+        o.maxDepth = 64
+        return o
+    }()
+}
+
+extension JSONValue {
+    /// The value as a non-negative integer that fits in Int (shapes and offsets), nil for anything else.
+    var nonNegativeInt: Int? {
+        if case let .int(v) = self, v >= 0 { return v }
+        return nil
     }
 }

@@ -1,3 +1,4 @@
+import JSONCore
 import Foundation
 
 /// The safetensors weights of a Hugging Face model folder: one `model.safetensors`, or shards listed by
@@ -99,11 +100,11 @@ public final class SafeTensorsFolder: @unchecked Sendable {
         let json: JSONValue
         do {
             json = try data.withUnsafeBytes { raw in
-                guard String(validating: raw, as: UTF8.self) != nil else { throw JSONParseError(offset: 0, message: "not valid UTF-8") }
-                return try JSONReader.parse(raw)
+                guard String(validating: raw, as: UTF8.self) != nil else { throw ModelIOError(.malformed, file: indexPath, "invalid JSON: not valid UTF-8", fix: fix) }
+                do { return try JSONParser.parse(raw, options: .safetensors) } catch {
+                    throw ModelIOError(.malformed, file: indexPath, "invalid JSON: \(error)", fix: fix)
+                }
             }
-        } catch {
-            throw ModelIOError(.malformed, file: indexPath, "\(error)", fix: fix)
         }
         guard case let .object(top) = json else { throw ModelIOError(.malformed, file: indexPath, "top level is not an object", fix: fix) }
         var metadata: [String: String] = [:]
@@ -113,7 +114,7 @@ public final class SafeTensorsFolder: @unchecked Sendable {
                 for (mk, mv) in m {
                     switch mv {
                     case let .string(s): metadata[mk] = s
-                    case let .number(s): metadata[mk] = s
+                    case .int, .double, .bigInt: metadata[mk] = mv.numberText
                     case let .bool(b): metadata[mk] = b ? "true" : "false"
                     default: break
                     }

@@ -1,3 +1,4 @@
+import JSONCore
 import Tensors
 
 /// Builds a safetensors file laid out byte for byte as the reference library (`safetensors` 0.4+, Rust core)
@@ -114,7 +115,7 @@ public struct SafeTensorsWriter {
         if !metadata.isEmpty {
             json += Array("\"__metadata__\":".utf8)
             let members = metadata.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }.map { ($0.key, JSONValue.string($0.value)) }
-            JSONWriter.append(.object(members), to: &json)
+            JSONWriter.append(.object(JSONObject(members)), to: &json)
             first = false
         }
         var offset = 0

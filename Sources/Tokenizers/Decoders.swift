@@ -173,7 +173,7 @@ struct SequenceDecoder: Decoder {
     }
 }
 
-func makeDecoder(_ o: JSONObject) throws -> Decoder {
+func makeDecoder(_ o: JSONFields) throws -> Decoder {
     let type = try o.string("type")
     switch type {
     case "ByteLevel": return ByteLevelDecoder()

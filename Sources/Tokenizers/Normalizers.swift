@@ -224,7 +224,7 @@ struct SequenceNormalizer: Normalizer {
 }
 
 /// Builds a normalizer from its tokenizer.json object.
-func makeNormalizer(_ o: JSONObject) throws -> Normalizer {
+func makeNormalizer(_ o: JSONFields) throws -> Normalizer {
     let type = try o.string("type")
     switch type {
     case "NFC": return UnicodeNormalizer(form: .nfc)
@@ -254,7 +254,7 @@ func makeNormalizer(_ o: JSONObject) throws -> Normalizer {
 }
 
 /// `{"String": "..."}` or `{"Regex": "..."}` under `key`.
-func makePatternMatcher(_ o: JSONObject, key: String) throws -> ScalarMatcher {
+func makePatternMatcher(_ o: JSONFields, key: String) throws -> ScalarMatcher {
     let p = try o.object(key)
     if let s = try p.optionalString("String") {
         return LiteralMatcher(needle: stringToScalars(s))

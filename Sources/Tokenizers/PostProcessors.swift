@@ -1,3 +1,4 @@
+import JSONCore
 import Foundation
 
 /// A `post_processor` of tokenizer.json: adds special tokens around one or two sequences
@@ -66,9 +67,9 @@ struct TemplatePostProcessor: PostProcessor {
     }
 
     /// Parses a template given as a list of pieces or as a string such as `"[CLS] $A [SEP]"`.
-    static func parseTemplate(_ value: Any?, field: String, specials: [String: ([Int], [String])], file: String) throws -> [Piece] {
+    static func parseTemplate(_ value: JSONValue?, field: String, specials: [String: ([Int], [String])], file: String) throws -> [Piece] {
         var out: [Piece] = []
-        if let s = value as? String {
+        if let s = value?.stringValue {
             for word in s.split(separator: " ") {
                 var w = String(word)
                 var typeId = 0
@@ -84,11 +85,11 @@ struct TemplatePostProcessor: PostProcessor {
             }
             return out
         }
-        guard let arr = value as? [Any] else {
+        guard let arr = value?.arrayValue else {
             throw TokenizerError.invalidField(file: file, field: field, expected: "a template (list of pieces or a string)")
         }
         for (k, item) in arr.enumerated() {
-            let o = try JSONObject(item, path: "\(field)[\(k)]", file: file)
+            let o = try JSONFields(item, path: "\(field)[\(k)]", file: file)
             if o.has("Sequence") {
                 let s = try o.object("Sequence")
                 let id = try s.string("id")
@@ -191,23 +192,23 @@ struct SequencePostProcessor: PostProcessor {
     func addedTokens(isPair: Bool) -> Int { processors.reduce(0) { $0 + $1.addedTokens(isPair: isPair) } }
 }
 
-func makePostProcessor(_ o: JSONObject) throws -> PostProcessor {
+func makePostProcessor(_ o: JSONFields) throws -> PostProcessor {
     let type = try o.string("type")
     switch type {
     case "TemplateProcessing":
         var specials: [String: ([Int], [String])] = [:]
         if o.has("special_tokens") {
             let st = try o.object("special_tokens")
-            for (key, _) in st.dict.pairs {
+            for key in st.dict.keys {
                 let t = try st.object(key)
                 let ids = try t.array("ids").enumerated().map { (k, v) -> Int in
-                    guard let i = JSONObject.asInt(v) else {
+                    guard let i = v.intValue else {
                         throw TokenizerError.invalidField(file: o.file, field: t.sub("ids[\(k)]"), expected: "an integer")
                     }
                     return i
                 }
                 let toks = try t.array("tokens").enumerated().map { (k, v) -> String in
-                    guard let s = v as? String else {
+                    guard let s = v.stringValue else {
                         throw TokenizerError.invalidField(file: o.file, field: t.sub("tokens[\(k)]"), expected: "a string")
                     }
                     return s
@@ -228,7 +229,7 @@ func makePostProcessor(_ o: JSONObject) throws -> PostProcessor {
                                       addPrefixSpace: try o.bool("add_prefix_space", default: true))
     case "BertProcessing", "RobertaProcessing":
         func pair(_ key: String) throws -> (Int, String) {
-            guard let a = o.dict[key] as? [Any], a.count == 2, let s = a[0] as? String, let i = JSONObject.asInt(a[1]) else {
+            guard let a = o.dict[key]?.arrayValue, a.count == 2, let s = a[0].stringValue, let i = a[1].intValue else {
                 throw TokenizerError.invalidField(file: o.file, field: o.sub(key), expected: "[\"token\", id]")
             }
             return (i, s)

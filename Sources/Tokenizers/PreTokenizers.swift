@@ -299,7 +299,7 @@ struct SequencePreTokenizer: PreTokenizer {
 }
 
 /// Builds a pre-tokenizer from its tokenizer.json object.
-func makePreTokenizer(_ o: JSONObject) throws -> PreTokenizer {
+func makePreTokenizer(_ o: JSONFields) throws -> PreTokenizer {
     let type = try o.string("type")
     switch type {
     case "ByteLevel":

@@ -1,4 +1,5 @@
 import Foundation
+import JSONCore
 
 /// Everything that can go wrong while loading or running a tokenizer, with enough context to fix it.
 public enum TokenizerError: Error, CustomStringConvertible, Equatable {
@@ -42,13 +43,13 @@ extension TokenizerError: LocalizedError {
 }
 
 /// Typed access to a parsed JSON object, producing `TokenizerError.invalidField` with the JSON path on mismatch.
-struct JSONObject {
-    let dict: JSONDict
+struct JSONFields {
+    let dict: JSONObject
     let path: String
     let file: String
 
-    init(_ value: Any?, path: String, file: String) throws {
-        guard let d = value as? JSONDict else {
+    init(_ value: JSONValue?, path: String, file: String) throws {
+        guard case .object(let d)? = value else {
             throw TokenizerError.invalidField(file: file, field: path.isEmpty ? "<root>" : path, expected: "a JSON object")
         }
         dict = d
@@ -59,19 +60,19 @@ struct JSONObject {
     func sub(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
 
     func has(_ key: String) -> Bool {
-        if let v = dict[key], !(v is NSNull) { return true }
+        if let v = dict[key], !v.isNull { return true }
         return false
     }
 
-    func object(_ key: String) throws -> JSONObject { try JSONObject(dict[key], path: sub(key), file: file) }
+    func object(_ key: String) throws -> JSONFields { try JSONFields(dict[key], path: sub(key), file: file) }
 
-    func optionalObject(_ key: String) throws -> JSONObject? {
+    func optionalObject(_ key: String) throws -> JSONFields? {
         guard has(key) else { return nil }
         return try object(key)
     }
 
     func string(_ key: String) throws -> String {
-        guard let s = dict[key] as? String else {
+        guard let s = dict[key]?.stringValue else {
             throw TokenizerError.invalidField(file: file, field: sub(key), expected: "a string")
         }
         return s
@@ -84,12 +85,12 @@ struct JSONObject {
 
     func bool(_ key: String, default def: Bool) throws -> Bool {
         guard has(key) else { return def }
-        if let b = dict[key] as? Bool { return b }
+        if let b = dict[key]?.boolValue { return b }
         throw TokenizerError.invalidField(file: file, field: sub(key), expected: "true or false")
     }
 
     func int(_ key: String) throws -> Int {
-        guard let v = dict[key], let i = JSONObject.asInt(v) else {
+        guard let i = dict[key]?.intValue else {
             throw TokenizerError.invalidField(file: file, field: sub(key), expected: "an integer")
         }
         return i
@@ -101,34 +102,27 @@ struct JSONObject {
     }
 
     func double(_ key: String) throws -> Double {
-        if let i = dict[key] as? Int { return Double(i) }
-        guard let d = dict[key] as? Double else {
+        guard let d = dict[key]?.doubleValue else {
             throw TokenizerError.invalidField(file: file, field: sub(key), expected: "a number")
         }
         return d
     }
 
-    func array(_ key: String) throws -> [Any] {
-        guard let a = dict[key] as? [Any] else {
+    func array(_ key: String) throws -> [JSONValue] {
+        guard let a = dict[key]?.arrayValue else {
             throw TokenizerError.invalidField(file: file, field: sub(key), expected: "a JSON array")
         }
         return a
     }
 
-    func objects(_ key: String) throws -> [JSONObject] {
+    func objects(_ key: String) throws -> [JSONFields] {
         let a = try array(key)
-        return try a.enumerated().map { try JSONObject($0.element, path: "\(sub(key))[\($0.offset)]", file: file) }
-    }
-
-    static func asInt(_ v: Any) -> Int? {
-        if let i = v as? Int { return i }
-        if let d = v as? Double, d.rounded() == d, abs(d) < 9e15 { return Int(d) }
-        return nil
+        return try a.enumerated().map { try JSONFields($0.element, path: "\(sub(key))[\($0.offset)]", file: file) }
     }
 }
 
 /// Reads and parses a JSON file with a clear error on failure.
-func readJSONFile(_ path: String) throws -> Any {
+func readJSONFile(_ path: String) throws -> JSONValue {
     let data: Data
     do {
         data = try Data(contentsOf: URL(fileURLWithPath: path))
@@ -138,6 +132,12 @@ func readJSONFile(_ path: String) throws -> Any {
     return try parseJSON(data, name: path)
 }
 
-func parseJSON(_ data: Data, name: String) throws -> Any {
-    try JSONParser.parse(data, name: name)
+/// Parses tokenizer files as `json.loads` would (tokenizer_config.json is written by Python: NaN/Infinity can
+/// occur); a UTF-8 BOM is skipped, keys are kept byte for byte (vocabularies hold canonically equivalent tokens).
+func parseJSON(_ data: Data, name: String) throws -> JSONValue {
+    do {
+        return try data.withUnsafeBytes { try JSONParser.parse($0, options: .python) }
+    } catch {
+        throw TokenizerError.unreadableFile(path: name, reason: "not valid JSON: \(error)")
+    }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import JSONCore
 
 extension Tokenizer {
     /// Loads a tokenizer from a Hugging Face model folder (holding tokenizer.json), a tokenizer.json
@@ -29,10 +30,10 @@ extension Tokenizer {
         do { data = try Data(contentsOf: URL(fileURLWithPath: jsonPath)) } catch {
             throw TokenizerError.unreadableFile(path: jsonPath, reason: error.localizedDescription)
         }
-        func optionalJSON(_ name: String) throws -> JSONObject? {
+        func optionalJSON(_ name: String) throws -> JSONFields? {
             let p = (dir as NSString).appendingPathComponent(name)
             guard FileManager.default.fileExists(atPath: p) else { return nil }
-            return try JSONObject(try readJSONFile(p), path: "", file: p)
+            return try JSONFields(try readJSONFile(p), path: "", file: p)
         }
         let config = try optionalJSON("tokenizer_config.json")
         let specialMap = try optionalJSON("special_tokens_map.json")
@@ -47,15 +48,15 @@ extension Tokenizer {
         try self.init(tokenizerJSON: data, name: name, config: nil, specialTokensMap: nil, chatTemplate: nil)
     }
 
-    convenience init(tokenizerJSON data: Data, name: String, config: JSONObject?, specialTokensMap: JSONObject?, chatTemplate: String?) throws {
+    convenience init(tokenizerJSON data: Data, name: String, config: JSONFields?, specialTokensMap: JSONFields?, chatTemplate: String?) throws {
         try self.init(parsedRoot: try parseJSON(data, name: name), name: name, config: config, specialTokensMap: specialTokensMap,
                       chatTemplate: chatTemplate)
     }
 
     /// From an already parsed tokenizer.json (`JSONParser` output).
-    convenience init(parsedRoot: Any, name: String, config: JSONObject? = nil, specialTokensMap: JSONObject? = nil,
+    convenience init(parsedRoot: JSONValue, name: String, config: JSONFields? = nil, specialTokensMap: JSONFields? = nil,
                      chatTemplate: String? = nil) throws {
-        let root = try JSONObject(parsedRoot, path: "", file: name)
+        let root = try JSONFields(parsedRoot, path: "", file: name)
         // Added tokens.
         var addedTokens: [AddedToken] = []
         if root.has("added_tokens") {
@@ -90,8 +91,8 @@ extension Tokenizer {
             for src in [config, specialTokensMap] {
                 guard let src, src.has(key) else { continue }
                 let v = src.dict[key]
-                if let s = v as? String { return s }
-                if let d = v as? JSONDict, let s = d["content"] as? String { return s }
+                if let s = v?.stringValue { return s }
+                if let s = v?["content"]?.stringValue { return s }
                 throw TokenizerError.invalidField(file: src.file, field: key, expected: "a token string or {\"content\": ...}")
             }
             return nil
@@ -110,7 +111,7 @@ extension Tokenizer {
         var padding: PaddingParams? = nil
         if let p = try root.optionalObject("padding") {
             var length: Int? = nil
-            if let strat = p.dict["strategy"] as? JSONDict, let f = strat["Fixed"], let n = JSONObject.asInt(f) { length = n }
+            if let n = p.dict["strategy"]?["Fixed"]?.intValue { length = n }
             let dir = (try p.optionalString("direction") ?? "Right").lowercased()
             padding = PaddingParams(length: length, padToMultipleOf: try p.optionalInt("pad_to_multiple_of"),
                                     padId: try p.optionalInt("pad_id") ?? 0, padTypeId: try p.optionalInt("pad_type_id") ?? 0,
@@ -118,16 +119,16 @@ extension Tokenizer {
         }
         var template = chatTemplate
         if template == nil, let cfg = config {
-            if let t = cfg.dict["chat_template"] as? String {
+            if let t = cfg.dict["chat_template"]?.stringValue {
                 template = t
-            } else if let list = cfg.dict["chat_template"] as? [Any] {
+            } else if let list = cfg.dict["chat_template"]?.arrayValue {
                 // A list of {"name", "template"}: the one named "default", else the first.
-                let named = list.compactMap { $0 as? JSONDict }.map { ($0["name"] as? String, $0["template"] as? String) }
+                let named = list.compactMap(\.objectValue).map { ($0["name"]?.stringValue, $0["template"]?.stringValue) }
                 template = (named.first { $0.0 == "default" } ?? named.first)?.1
             }
         }
         var maxLen: Int? = nil
-        if let cfg = config, let v = cfg.dict["model_max_length"], let n = JSONObject.asInt(v), n < 1 << 50 { maxLen = n }
+        if let cfg = config, let n = cfg.dict["model_max_length"]?.intValue, n < 1 << 50 { maxLen = n }
         self.init(normalizer: normalizer, preTokenizer: preTokenizer, model: model, postProcessor: post, decoder: decoder,
                   addedTokens: addedTokens, truncation: truncation, padding: padding, bosToken: bos, eosToken: eos,
                   padToken: pad, unkToken: unk, addBosToken: addBos, addEosToken: addEos, paddingSide: side,
@@ -136,14 +137,14 @@ extension Tokenizer {
 }
 
 /// Parses `model.vocab` as a token → id object.
-private func parseVocabDict(_ m: JSONObject) throws -> [TokenKey: UInt32] {
-    guard let d = m.dict["vocab"] as? JSONDict else {
+private func parseVocabDict(_ m: JSONFields) throws -> [TokenKey: UInt32] {
+    guard let d = m.dict["vocab"]?.objectValue else {
         throw TokenizerError.invalidField(file: m.file, field: m.sub("vocab"), expected: "an object of token → id")
     }
     var vocab: [TokenKey: UInt32] = [:]
     vocab.reserveCapacity(d.count)
-    for (k, v) in d.pairs {
-        guard let i = JSONObject.asInt(v), i >= 0, i < Int(UInt32.max) else {
+    for (k, v) in d {
+        guard let i = v.intValue, i >= 0, i < Int(UInt32.max) else {
             throw TokenizerError.invalidField(file: m.file, field: "\(m.sub("vocab")).\(k)", expected: "a non-negative integer id")
         }
         vocab[TokenKey(k)] = UInt32(i)
@@ -151,11 +152,11 @@ private func parseVocabDict(_ m: JSONObject) throws -> [TokenKey: UInt32] {
     return vocab
 }
 
-func makeModel(_ m: JSONObject) throws -> TokenizerModel {
+func makeModel(_ m: JSONFields) throws -> TokenizerModel {
     var type = try m.optionalString("type")
     if type == nil {
         // Legacy files omit the type; infer it from the fields.
-        if m.has("merges") { type = "BPE" } else if m.has("unk_id") || m.dict["vocab"] is [Any] { type = "Unigram" }
+        if m.has("merges") { type = "BPE" } else if m.has("unk_id") || m.dict["vocab"]?.arrayValue != nil { type = "Unigram" }
         else if m.has("max_input_chars_per_word") { type = "WordPiece" }
     }
     switch type {
@@ -165,14 +166,14 @@ func makeModel(_ m: JSONObject) throws -> TokenizerModel {
         let raw = m.has("merges") ? try m.array("merges") : []
         merges.reserveCapacity(raw.count)
         for (k, item) in raw.enumerated() {
-            if let s = item as? String {
+            if let s = item.stringValue {
                 let parts = s.split(separator: " ", omittingEmptySubsequences: false)
                 guard parts.count == 2 else {
                     throw TokenizerError.invalidField(file: m.file, field: "\(m.sub("merges"))[\(k)]",
                                                       expected: "\"left right\" (two tokens separated by one space), got \"\(s)\"")
                 }
                 merges.append((String(parts[0]), String(parts[1])))
-            } else if let a = item as? [Any], a.count == 2, let l = a[0] as? String, let r = a[1] as? String {
+            } else if let a = item.arrayValue, a.count == 2, let l = a[0].stringValue, let r = a[1].stringValue {
                 merges.append((l, r))
             } else {
                 throw TokenizerError.invalidField(file: m.file, field: "\(m.sub("merges"))[\(k)]",

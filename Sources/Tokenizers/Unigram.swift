@@ -14,13 +14,12 @@ struct UnigramModel: TokenizerModel {
     private let terminal: [Int32]
     private let byteIds: [Int32]
 
-    init(_ m: JSONObject) throws {
+    init(_ m: JSONFields) throws {
         let raw = try m.array("vocab")
         var pieces: [String] = [], scores: [Double] = []
         pieces.reserveCapacity(raw.count)
         for (k, item) in raw.enumerated() {
-            guard let a = item as? [Any], a.count == 2, let t = a[0] as? String,
-                  let sc = (a[1] as? Double) ?? (a[1] as? Int).map(Double.init) else {
+            guard let a = item.arrayValue, a.count == 2, let t = a[0].stringValue, let sc = a[1].doubleValue else {
                 throw TokenizerError.invalidField(file: m.file, field: "\(m.sub("vocab"))[\(k)]", expected: "[\"piece\", score]")
             }
             pieces.append(t); scores.append(sc)
@@ -140,7 +139,7 @@ struct PrecompiledNormalizer: Normalizer {
     private let trie: [UInt32]
     private let pool: [UInt8]
 
-    init(_ o: JSONObject) throws {
+    init(_ o: JSONFields) throws {
         let b64 = try o.string("precompiled_charsmap")
         guard let data = Data(base64Encoded: b64), data.count >= 4 else {
             throw TokenizerError.invalidField(file: o.file, field: o.sub("precompiled_charsmap"), expected: "base64 of a SentencePiece charsmap")

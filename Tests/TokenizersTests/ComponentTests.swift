@@ -1,4 +1,5 @@
 import Foundation
+import JSONCore
 import XCTest
 @testable import Tokenizers
 
@@ -77,20 +78,19 @@ final class ComponentTests: XCTestCase {
         for name in ["gpt2", "llama3", "qwen2", "mistral-7b-v0.3"] {
             let tok = try TokenizerCache.shared.get(name)
             let path = try tokenizerDir(name) + "/cases.json"
-            let root = try parseJSON(Data(contentsOf: URL(fileURLWithPath: path)), name: path) as! JSONDict
+            let root = try parseJSON(Data(contentsOf: URL(fileURLWithPath: path)), name: path)
             var checked = 0, ok = 0
-            for c in root["cases"] as! [Any] {
-                let d = c as! JSONDict
-                guard let debug = d["debug"] as? JSONDict else { continue }
-                let normalized = debug["normalized"] as! String
-                let want = (debug["pre_tokens"] as! [Any]).map { (($0 as! [Any])[0] as! String) }
+            for d in root["cases"]!.arr {
+                guard let debug = d["debug"]?.objectValue else { continue }
+                let normalized = debug["normalized"]!.str
+                let want = debug["pre_tokens"]!.arr.map { $0.arr[0].str }
                 let ns = NormalizedString(stringToScalars(normalized), base: 0)
                 if ns.isEmpty { continue }
                 var pl = PieceList(ns)
                 tok.preTokenizer?.preTokenize(&pl)
                 let got = pl.pieces.map { scalarsToString(pl.text.scalars[$0.lo..<$0.hi]) }
                 checked += 1
-                if exact(got, want) { ok += 1 } else { XCTFail("\(name) \(d["id"] as! String): \(got.prefix(10)) vs \(want.prefix(10))") }
+                if exact(got, want) { ok += 1 } else { XCTFail("\(name) \(d["id"]!.str): \(got.prefix(10)) vs \(want.prefix(10))") }
             }
             print("PRETOKENS \(name): \(ok)/\(checked)")
         }

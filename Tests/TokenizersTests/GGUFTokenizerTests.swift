@@ -1,4 +1,5 @@
 import Foundation
+import JSONCore
 import XCTest
 @testable import Tokenizers
 
@@ -10,21 +11,19 @@ final class GGUFTokenizerTests: XCTestCase {
     /// for special added tokens, user-defined for the other added tokens.
     func metadata(fromTokenizerJSON name: String, model: String, pre: String?) throws -> GGUFTokenizerMetadata {
         let path = try tokenizerDir(name) + "/tokenizer.json"
-        let root = try parseJSON(Data(contentsOf: URL(fileURLWithPath: path)), name: path) as! JSONDict
-        let m = root["model"] as! JSONDict
-        let vocab = m["vocab"] as! JSONDict
+        let root = try parseJSON(Data(contentsOf: URL(fileURLWithPath: path)), name: path)
+        let m = root["model"]!
+        let vocab = m["vocab"]!.obj
         var tokens = [String](repeating: "", count: vocab.count)
-        for (k, v) in vocab.pairs { tokens[v as! Int] = k }
+        for (k, v) in vocab { tokens[v.i] = k }
         var types = [Int32](repeating: 1, count: tokens.count)
-        for t in root["added_tokens"] as! [Any] {
-            let d = t as! JSONDict
-            let id = d["id"] as! Int
-            if id < types.count { types[id] = (d["special"] as! Bool) ? 3 : 4 }
+        for d in root["added_tokens"]!.arr {
+            let id = d["id"]!.i
+            if id < types.count { types[id] = d["special"]!.boolValue! ? 3 : 4 }
         }
-        let merges = (m["merges"] as! [Any]).map { item -> String in
-            if let s = item as? String { return s }
-            let a = item as! [Any]
-            return "\(a[0] as! String) \(a[1] as! String)"
+        let merges = m["merges"]!.arr.map { item -> String in
+            if let s = item.stringValue { return s }
+            return "\(item.arr[0].str) \(item.arr[1].str)"
         }
         return GGUFTokenizerMetadata(model: model, pre: pre, tokens: tokens, tokenTypes: types, merges: merges)
     }

@@ -1,4 +1,5 @@
 import Foundation
+import JSONCore
 import XCTest
 @testable import Tokenizers
 
@@ -7,9 +8,9 @@ import XCTest
 final class PairEncodingTests: XCTestCase {
     func patched(_ source: String, _ patch: [String: String]) throws -> Tokenizer {
         let path = try tokenizerDir(source) + "/tokenizer.json"
-        var doc = try parseJSON(Data(contentsOf: URL(fileURLWithPath: path)), name: path) as! JSONDict
-        for (k, v) in patch { doc.set(k, try parseJSON(Data(v.utf8), name: k)) }
-        return try Tokenizer(parsedRoot: doc, name: "\(source)+patch")
+        var doc = try parseJSON(Data(contentsOf: URL(fileURLWithPath: path)), name: path).obj
+        for (k, v) in patch { doc[k] = try parseJSON(Data(v.utf8), name: k) }
+        return try Tokenizer(parsedRoot: .object(doc), name: "\(source)+patch")
     }
 
     func check(_ e: Encoding, ids: [Int], types: [Int], offsets: [[Int]], file: StaticString = #filePath, line: UInt = #line) {

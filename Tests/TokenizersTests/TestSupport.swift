@@ -1,4 +1,5 @@
 import Foundation
+import JSONCore
 import XCTest
 @testable import Tokenizers
 
@@ -57,16 +58,26 @@ struct ReferenceCase {
 
 func loadCases(_ name: String) throws -> [ReferenceCase] {
     let path = try tokenizerDir(name) + "/cases.json"
-    let root = try parseJSON(Data(contentsOf: URL(fileURLWithPath: path)), name: path) as! JSONDict
-    let cases = (root["cases"] as! [Any]).map { $0 as! JSONDict }
-    func offs(_ v: Any?) -> [TokenOffset] { (v as! [[Int]]).map { TokenOffset($0[0], $0[1]) } }
+    let root = try parseJSON(Data(contentsOf: URL(fileURLWithPath: path)), name: path)
+    let cases = root["cases"]!.arr
+    func offs(_ v: JSONValue?) -> [TokenOffset] { v!.arr.map { TokenOffset($0.arr[0].i, $0.arr[1].i) } }
     return cases.map { c in
-        ReferenceCase(id: c["id"] as! String, text: c["text"] as! String, ids: c["ids"] as! [Int], tokens: c["tokens"] as! [String],
-                      offsets: offs(c["offsets"]), idsWithSpecial: c["ids_with_special"] as! [Int],
-                      offsetsWithSpecial: offs(c["offsets_with_special"]), decoded: c["decoded"] as! String,
-                      decodedWithSpecial: c["decoded_with_special"] as! String,
-                      decodedWithSpecialSkip: c["decoded_with_special_skip"] as! String)
+        ReferenceCase(id: c["id"]!.str, text: c["text"]!.str, ids: c["ids"]!.ints, tokens: c["tokens"]!.strs,
+                      offsets: offs(c["offsets"]), idsWithSpecial: c["ids_with_special"]!.ints,
+                      offsetsWithSpecial: offs(c["offsets_with_special"]), decoded: c["decoded"]!.str,
+                      decodedWithSpecial: c["decoded_with_special"]!.str,
+                      decodedWithSpecialSkip: c["decoded_with_special_skip"]!.str)
     }
+}
+
+/// Fixture accessors: a fixture without the expected shape traps the test.
+extension JSONValue {
+    var str: String { stringValue! }
+    var i: Int { intValue! }
+    var arr: [JSONValue] { arrayValue! }
+    var obj: JSONObject { objectValue! }
+    var ints: [Int] { arr.map(\.i) }
+    var strs: [String] { arr.map(\.str) }
 }
 
 /// Scalar-exact string equality (Swift's `==` treats canonically equivalent strings as equal).

@@ -1,4 +1,5 @@
 import Foundation
+import JSONCore
 import XCTest
 @testable import Tokenizers
 
@@ -10,13 +11,12 @@ import XCTest
 final class UnicodeTablesTests: XCTestCase {
     func testClassesAgreeWithOniguruma() throws {
         let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/oniguruma_classes.json")
-        let root = try parseJSON(Data(contentsOf: url), name: url.path) as! JSONDict
-        let classes = root["classes"] as! JSONDict
+        let root = try parseJSON(Data(contentsOf: url), name: url.path)
+        let classes = root["classes"]!.obj
         for (name, bit) in [("L", CharClass.letter), ("N", CharClass.number), ("s", CharClass.space), ("M", CharClass.mark)] {
             var onig = [Bool](repeating: false, count: 0x110000)
-            for r in classes[name] as! [Any] {
-                let a = r as! [Any]
-                for c in (a[0] as! Int)...(a[1] as! Int) { onig[c] = true }
+            for r in classes[name]!.arr {
+                for c in r.arr[0].i...r.arr[1].i { onig[c] = true }
             }
             var onlyOnig: [UInt32] = [], onlySwift: [UInt32] = []
             var members = 0

@@ -1,4 +1,5 @@
 import Foundation
+import JSONCore
 import XCTest
 @testable import Tokenizers
 
@@ -8,45 +9,40 @@ import XCTest
 final class VariantParityTests: XCTestCase {
     func testVariants() throws {
         let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/variants.json")
-        let root = try parseJSON(Data(contentsOf: fixture), name: fixture.path) as! JSONDict
-        var sources: [String: JSONDict] = [:]
-        for v in root["variants"] as! [Any] {
-            let variant = v as! JSONDict
-            let name = variant["name"] as! String
-            let source = variant["source"] as! String
+        let root = try parseJSON(Data(contentsOf: fixture), name: fixture.path)
+        var sources: [String: JSONObject] = [:]
+        for variant in root["variants"]!.arr {
+            let name = variant["name"]!.str
+            let source = variant["source"]!.str
             if sources[source] == nil {
                 let path = try tokenizerDir(source) + "/tokenizer.json"
-                sources[source] = (try parseJSON(Data(contentsOf: URL(fileURLWithPath: path)), name: path) as! JSONDict)
+                sources[source] = try parseJSON(Data(contentsOf: URL(fileURLWithPath: path)), name: path).obj
             }
             var doc = sources[source]!
-            let patch = variant["patch"] as! JSONDict
-            for (k, value) in patch.pairs {
+            let patch = variant["patch"]!.obj
+            for (k, value) in patch {
                 if k == "model" {
-                    var model = doc["model"] as! JSONDict
-                    for (mk, mv) in (value as! JSONDict).pairs { model.set(mk, mv) }
-                    doc.set("model", model)
+                    var model = doc["model"]!.obj
+                    for (mk, mv) in value.obj { model[mk] = mv }
+                    doc["model"] = .object(model)
                 } else {
-                    doc.set(k, value)
+                    doc[k] = value
                 }
             }
-            let tok = try Tokenizer(parsedRoot: doc, name: "\(source)+\(name)")
+            let tok = try Tokenizer(parsedRoot: .object(doc), name: "\(source)+\(name)")
             var ok = 0, total = 0, reported = 0
-            for c in variant["cases"] as! [Any] {
-                let rc = c as! JSONDict
+            for rc in variant["cases"]!.arr {
                 total += 1
-                let text = rc["text"] as! String
-                let ids = rc["ids"] as! [Int]
-                let offsets = (rc["offsets"] as! [Any]).map { o -> TokenOffset in
-                    let a = o as! [Any]
-                    return TokenOffset(a[0] as! Int, a[1] as! Int)
-                }
+                let text = rc["text"]!.str
+                let ids = rc["ids"]!.ints
+                let offsets = rc["offsets"]!.arr.map { TokenOffset($0.arr[0].i, $0.arr[1].i) }
                 let e = tok.encode(text, addSpecialTokens: true)
                 let decoded = tok.decode(ids)
-                if e.ids == ids && e.offsets == offsets && exact(decoded, rc["decoded"] as! String) {
+                if e.ids == ids && e.offsets == offsets && exact(decoded, rc["decoded"]!.str) {
                     ok += 1
                 } else if reported < 4 {
                     reported += 1
-                    XCTFail("\(name) \(rc["id"] as! String) \(text.debugDescription.prefix(60)): ids \(e.ids == ids) offsets \(e.offsets == offsets) decode \(exact(decoded, rc["decoded"] as! String))\n got \(e.ids.prefix(16)) \(e.offsets.prefix(8))\n want \(ids.prefix(16)) \(offsets.prefix(8))\n decoded \(decoded.debugDescription.prefix(80)) want \((rc["decoded"] as! String).debugDescription.prefix(80))")
+                    XCTFail("\(name) \(rc["id"]!.str) \(text.debugDescription.prefix(60)): ids \(e.ids == ids) offsets \(e.offsets == offsets) decode \(exact(decoded, rc["decoded"]!.str))\n got \(e.ids.prefix(16)) \(e.offsets.prefix(8))\n want \(ids.prefix(16)) \(offsets.prefix(8))\n decoded \(decoded.debugDescription.prefix(80)) want \(rc["decoded"]!.str.debugDescription.prefix(80))")
                 }
             }
             print("VARIANT \(name): \(ok)/\(total)")
