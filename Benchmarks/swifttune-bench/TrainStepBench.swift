@@ -9,12 +9,12 @@ import Training
 /// model in float32, PEFT-style LoRA r 8 / alpha 16 / dropout 0 / all-linear, batch × seq uniform random
 /// ids with labels = ids (every position counts), AdamW (torch defaults: lr 1e-4, weight decay 0.01),
 /// 2 warm-up then 5 timed steps of forward + loss + backward + update + zero_grad. One JSON line out
-/// with tokens/s and the peak RSS; `--profile` runs 20 more steps afterwards
-/// for a sampling profiler (`perf record`) to attach to.
+/// with tokens/s and the peak RSS (`--r N --dropout P`: other LoRA settings, alpha = 2r, e.g. the demo's 16 / 0.05); `--profile` adds a line splitting the forward
+/// time into the decoder stack and the output head + cross-entropy.
 enum TrainStepBench {
     static func run(_ args: [String]) throws {
         var model = NSHomeDirectory() + "/.cache/swifttune/models/SmolLM2-135M-Instruct.Q4_1.gguf"
-        var b = 8, t = 64, steps = 5, warmup = 2, profile = false
+        var b = 8, t = 64, steps = 5, warmup = 2, profile = false, r = 8, dropout = 0.0
         var i = 0
         func value() throws -> String {
             i += 1
@@ -29,7 +29,9 @@ enum TrainStepBench {
             case "--steps": steps = max(1, Int(try value()) ?? steps)
             case "--warmup": warmup = max(0, Int(try value()) ?? warmup)
             case "--profile": profile = true
-            default: throw BenchError("train-step: unknown option \(args[i]) (--model PATH --batch N --seq N --steps N --warmup N --profile)")
+            case "--r": r = max(1, Int(try value()) ?? r)
+            case "--dropout": dropout = min(0.9, max(0, Double(try value()) ?? 0))
+            default: throw BenchError("train-step: unknown option \(args[i]) (--model PATH --batch N --seq N --steps N --warmup N --r N --dropout P --profile)")
             }
             i += 1
         }
@@ -38,7 +40,7 @@ enum TrainStepBench {
         }
         let base = try CausalLM.load(path: model, options: LoadOptions(dtype: .float32, attentionImplementation: .sdpa))
         var cfg = LoraConfig()
-        cfg.r = 8; cfg.loraAlpha = 16; cfg.loraDropout = 0; cfg.targetModules = .allLinear
+        cfg.r = r; cfg.loraAlpha = Double(2 * r); cfg.loraDropout = dropout; cfg.targetModules = .allLinear
         let lora = try LoRA.apply(config: cfg, to: base, seed: 0)
         let tm = TrainableModel(base: base, lora: lora)
         let params = tm.trainableParameters
@@ -76,8 +78,19 @@ enum TrainStepBench {
                      phases[2] / Double(steps) * 1e3, loss, rss))
         fflush(stdout)
         if profile {
-            // More steps for a sampling profiler (perf record -p PID) to attach to.
-            for _ in 0..<20 { _ = try step() }
+            // Where the forward time goes: the decoder stack alone (logits at the last position only, the
+            // graph recorded as in training) against the whole loss (stack + head + cross-entropy).
+            var stack = 0.0, whole = 0.0
+            for _ in 0..<3 {
+                let t0 = now()
+                _ = try lora.forward(inputIds: ids, lastOnly: true)
+                let t1 = now()
+                _ = try tm.lossSum(ids, labels: ids, mask: nil)
+                let t2 = now()
+                stack += t1 - t0; whole += t2 - t1
+            }
+            print(String(format: "{\"impl\": \"swifttune\", \"bench\": \"forward_split\", \"stack_ms\": %.1f, \"head_and_ce_ms\": %.1f}",
+                         stack / 3 * 1e3, (whole - stack) / 3 * 1e3))
         }
     }
 }

@@ -47,13 +47,22 @@ final class DropoutRNG {
     }
 
     /// An inverted-dropout mask: 0 with probability `p`, else 1/(1-p) (torch's `nn.Dropout` in training).
+    /// Each 64-bit draw gives two 24-bit uniforms (the mask is as long as the layer's input).
     func mask(_ shape: [Int], p: Float) -> Tensor {
         let n = shape.reduce(1, *)
         let keep = 1 / (1 - p)
-        var v = [Float](repeating: 0, count: n)
-        v.withUnsafeMutableBufferPointer { b in
-            for i in 0..<n { b[i] = Float(next() >> 40) * 0x1p-24 < p ? 0 : keep }
+        let t = Tensor(zeros: shape)
+        t.withContiguousFloats { p0 in
+            let b = UnsafeMutablePointer(mutating: p0)     // a fresh contiguous float32 tensor: its own memory
+            var i = 0
+            while i + 1 < n {
+                let r = next()
+                b[i] = Float(r >> 40) * 0x1p-24 < p ? 0 : keep
+                b[i + 1] = Float((r >> 8) & 0xFF_FFFF) * 0x1p-24 < p ? 0 : keep
+                i += 2
+            }
+            if i < n { b[i] = Float(next() >> 40) * 0x1p-24 < p ? 0 : keep }
         }
-        return Tensor(v, shape: shape)
+        return t
     }
 }
