@@ -230,7 +230,8 @@ public final class Trainer {
                     if args.reportTo == "jsonl" { try appendJSONL(e.json, to: args.outputDir + "/training_log.jsonl") }
                     windowLoss = 0; windowSteps = 0; windowTokens = 0; windowStart = Date()
                 }
-                if globalStep % evalEvery == 0 { try logEvaluation(epoch: epochF) }
+                // Evaluation time is left out of the next window's tokens/s.
+                if globalStep % evalEvery == 0 { windowStart += try logEvaluation(epoch: epochF) }
                 if globalStep % saveEvery == 0 && globalStep < totalSteps { try saveCheckpoint() }
                 if stopRequested() {
                     log("interrupted: saving a checkpoint at step \(globalStep)")
@@ -245,7 +246,9 @@ public final class Trainer {
                 }
                 stepInEpoch += 1
             }
-            if args.evalStrategy == "epoch" && hasEval && !interrupted { try logEvaluation(epoch: Double(globalStep) / Double(stepsPerEpoch)) }
+            if args.evalStrategy == "epoch" && hasEval && !interrupted {
+                windowStart += try logEvaluation(epoch: Double(globalStep) / Double(stepsPerEpoch))
+            }
             if args.saveStrategy == "epoch" && !interrupted && globalStep < totalSteps { try saveCheckpoint() }
         }
         model.train(false)
@@ -292,8 +295,10 @@ public final class Trainer {
         return (samples > 0 ? weighted / Double(samples) : .nan, Date().timeIntervalSince(start), ex.count, batches)
     }
 
-    /// Evaluates and logs an `eval_loss` entry (log_history, training_log.jsonl, console).
-    func logEvaluation(epoch: Double) throws {
+    /// Evaluates and logs an `eval_loss` entry (log_history, training_log.jsonl, console); returns the
+    /// seconds it took.
+    @discardableResult
+    func logEvaluation(epoch: Double) throws -> TimeInterval {
         let r = try evaluate()
         let e = JSONValue.object(JSONObject([
             ("eval_loss", .double(r.loss)), ("eval_runtime", .double(r.runtime)),
@@ -303,6 +308,7 @@ public final class Trainer {
         logHistory.append(e)
         log(String(format: "eval at step %d | epoch %.2f | eval_loss %.4f | %d examples in %.1f s", globalStep, epoch, r.loss, r.samples, r.runtime))
         if args.reportTo == "jsonl" { try appendJSONL(e, to: args.outputDir + "/training_log.jsonl") }
+        return r.runtime
     }
 
     // MARK: checkpoints
