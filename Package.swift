@@ -41,7 +41,7 @@ let package = Package(
             swiftSettings: fast),
         .executableTarget(
             name: "swifttune-bench",
-            dependencies: ["Tensors", "Tokenizers", "CBLAS"],
+            dependencies: ["Tensors", "Tokenizers", "CBLAS", "Models", "LoRA", "Training"],
             path: "Benchmarks/swifttune-bench", swiftSettings: fast),
         .testTarget(name: "JSONCoreTests", dependencies: ["JSONCore"], exclude: ["Fixtures"]),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"], resources: [.copy("Fixtures")]),

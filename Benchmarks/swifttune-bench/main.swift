@@ -1,11 +1,20 @@
 import Foundation
 import Tensors
 
-// `swifttune-bench [matmul] [attention] [cross_entropy] [block] [tokenizers]`: JSON lines, one per measurement
+// `swifttune-bench [matmul] [attention] [cross_entropy] [block] [tokenizers]`, or `swifttune-bench train-step`
+// (one LoRA training step of the real model, twin of torch_lora_step.py): JSON lines, one per measurement
 // (scripts/bench.sh runs it beside the PyTorch twin and prints the ratios).
 BLASRuntime.reexecWithOptimalCoreIfNeeded()
 Allocator.keepLargeBlocksInHeap()
 let all = ["matmul", "attention", "cross_entropy", "block", "tokenizers"]
+// `train-step [options]` (TrainStepBench) takes the rest of the command line as its options.
+if CommandLine.arguments.count > 1 && CommandLine.arguments[1] == "train-step" {
+    do { try TrainStepBench.run(Array(CommandLine.arguments.dropFirst(2))) } catch {
+        FileHandle.standardError.write(Data("swifttune-bench train-step: \(error)\n".utf8))
+        exit(1)
+    }
+    exit(0)
+}
 let which = CommandLine.arguments.dropFirst().isEmpty ? all : Array(CommandLine.arguments.dropFirst())
 for name in which {
     switch name {

@@ -41,11 +41,13 @@ final class LoRALinear: LinearAdapter {
     var info: [String: LayerAdapterInfo] = [:]
     /// Adapters merged into the base weight, in merge order, with DoRA's factor where used.
     var merged: [(String, Tensor?)] = []
-    let generator = RandomGenerator(seed: 0x10A)
+    /// The dropout masks' random stream (its state is saved in training checkpoints).
+    let dropoutRNG: DropoutRNG
 
-    init(layer: Linear, runtime: LoRARuntime) {
+    init(layer: Linear, runtime: LoRARuntime, seed: UInt64 = 0x10A) {
         self.layer = layer
         self.runtime = runtime
+        dropoutRNG = DropoutRNG(seed: seed)
         layer.adapters.append(("lora_A", loraA))
         layer.adapters.append(("lora_B", loraB))
         layer.adapters.append(("lora_magnitude_vector", magnitude))
@@ -73,10 +75,22 @@ final class LoRALinear: LinearAdapter {
 
     func forward(_ x: Tensor, base: Tensor) -> Tensor {
         if runtime.disabled || isMerged { return base }
+        // One plain adapter on a frozen layer without a trainable bias (the usual fine-tuning case): one
+        // fused node that adds the adapter into the fresh base output and back-propagates in one go.
+        if runtime.active.count == 1, let name = runtime.active.first, let inf = info[name], !inf.useDora,
+           let a = loraA.get(name)?.value, let b = loraB.get(name)?.value, !layer.weight.value.requiresGrad,
+           !(layer.bias?.value.requiresGrad ?? false) {
+            let mask = inf.dropout > 0 && layer.training ? dropoutRNG.mask(x.shape, p: inf.dropout) : nil
+            if let y = loraLinear(x: x, base: base, weight: layer.weight.value, a: a, b: b, scaling: inf.scaling, dropoutMask: mask) {
+                return y
+            }
+            let lora = linear(linear(mask.map { x * $0 } ?? x, weight: a), weight: b)
+            return base + lora * inf.scaling
+        }
         var y = base
         for name in runtime.active {
             guard let inf = info[name], let a = loraA.get(name)?.value, let b = loraB.get(name)?.value else { continue }
-            let xd = dropout(x, p: inf.dropout, training: layer.training, generator: generator)
+            let xd = inf.dropout > 0 && layer.training ? x * dropoutRNG.mask(x.shape, p: inf.dropout) : x
             let lora = linear(linear(xd, weight: a), weight: b)
             if !inf.useDora {
                 y = y + lora * inf.scaling

@@ -97,7 +97,7 @@ public final class LoRAModel {
             if let lin = m as? Linear {
                 let l: LoRALinear
                 if let e = linears.first(where: { $0.path == key }) { l = e.layer } else {
-                    l = LoRALinear(layer: lin, runtime: runtime); linears.append((key, l))
+                    l = LoRALinear(layer: lin, runtime: runtime, seed: DropoutRNG.seed(path: key)); linears.append((key, l))
                 }
                 l.add(name, r: r, scaling: s, dropout: Float(c.loraDropout), useDora: c.useDora, initWeights: c.initLoraWeights, generator: generator)
             } else if let emb = m as? Embedding {
@@ -316,11 +316,37 @@ public final class LoRAModel {
         }
     }
 
+    /// The summed causal-LM loss and its label count with the adapters (see `CausalLM.lossSum(inputIds:labels:)`:
+    /// the output head runs only where labels count).
+    public func lossSum(inputIds: Tensor, labels: Tensor, attentionMask: Tensor? = nil,
+                        positionIds: Tensor? = nil) throws -> (sum: Tensor, count: Int) {
+        try withAdapters {
+            try base.lossSum(inputIds: inputIds, labels: labels, attentionMask: attentionMask, positionIds: positionIds)
+        }
+    }
+
     /// Forward plus HF causal-LM loss (see `CausalLM.loss`).
     public func loss(inputIds: Tensor, labels: Tensor, attentionMask: Tensor? = nil, positionIds: Tensor? = nil,
                      numItemsInBatch: Int? = nil) throws -> Tensor {
         let logits = try forward(inputIds: inputIds, attentionMask: attentionMask, positionIds: positionIds)
         return try base.loss(logits: logits, labels: labels, numItemsInBatch: numItemsInBatch)
+    }
+
+    /// The state of every LoRA layer's dropout random stream, by module path (for training checkpoints:
+    /// restoring it makes a resumed run draw the same masks as an uninterrupted one).
+    public var dropoutRNGState: [String: [UInt64]] {
+        Dictionary(linears.map { ($0.path, $0.layer.dropoutRNG.state) }, uniquingKeysWith: { a, _ in a })
+    }
+
+    /// Restores `dropoutRNGState`. Throws when a layer is missing or a state is malformed (a checkpoint of
+    /// another LoRA config).
+    public func restoreDropoutRNGState(_ states: [String: [UInt64]]) throws {
+        for (path, l) in linears {
+            guard let s = states[path] else {
+                throw LoRAError.unsupported("the dropout RNG state has no entry for '\(path)' (a checkpoint of a different LoRA config?)")
+            }
+            try l.dropoutRNG.restore(s, path: path)
+        }
     }
 
     /// Training / evaluation mode (dropout on the adapter path runs in training mode only).

@@ -108,6 +108,16 @@ public final class CausalLM: Module {
     /// - `lastOnly`: compute logits at the last position only ([B, 1, vocab]; generation).
     public func forward(inputIds: Tensor, attentionMask: Tensor? = nil, positionIds: Tensor? = nil,
                         cache: KVCache? = nil, lastOnly: Bool = false) throws -> Tensor {
+        let h = try hiddenStates(inputIds: inputIds, attentionMask: attentionMask, positionIds: positionIds,
+                                 cache: cache, lastOnly: lastOnly)
+        if let lmHead { return lmHead(h) }
+        return Ops.linear(h, weight: model.embedTokens.weight.value, bias: nil)
+    }
+
+    /// The final-normed hidden states [B, T, hidden] (or [B, 1, hidden] with `lastOnly`) that the output
+    /// head turns into logits; arguments as `forward`.
+    func hiddenStates(inputIds: Tensor, attentionMask: Tensor?, positionIds: Tensor?,
+                      cache: KVCache?, lastOnly: Bool) throws -> Tensor {
         guard inputIds.rank == 2, !inputIds.dtype.isFloatingPoint else {
             throw ModelError.invalidInput("input_ids must be an integer tensor [batch, length], got \(inputIds.dtype) \(inputIds.shape)")
         }
@@ -156,9 +166,7 @@ public final class CausalLM: Module {
         for (i, layer) in model.layers.enumerated() { h = layer(h, inputs, layer: i) }
         cache?.advance(by: t)
         if lastOnly { h = h.narrow(1, start: t - 1, length: 1) }
-        h = model.norm(h)
-        if let lmHead { return lmHead(h) }
-        return Ops.linear(h, weight: model.embedTokens.weight.value, bias: nil)
+        return model.norm(h)
     }
 
     /// HF's causal-LM loss of `logits` [B, T, V] against `labels` [B, T]: position t predicts
@@ -179,6 +187,36 @@ public final class CausalLM: Module {
         var shifted = [Int](repeating: -100, count: b * t)
         for bi in 0..<b { for i in 0..<(t - 1) { shifted[bi * t + i] = l[bi * t + i + 1] } }
         return try Ops.crossEntropySum(logits: logits.reshape([b * t, v]), targets: shifted)
+    }
+
+    /// The summed causal-LM loss of a batch and the number of label tokens it counts, as
+    /// `lossSum(logits: forward(...), labels:)` but without the full logits: the output head and the
+    /// cross-entropy run only at positions whose shifted label is not −100 (a completion-only batch
+    /// masks most positions), fused so that the [B·T, vocab] logits and their gradient never exist at
+    /// once (`linearCrossEntropySum`). Same loss and gradients as the two-step path, to float rounding.
+    public func lossSum(inputIds: Tensor, labels: Tensor, attentionMask: Tensor? = nil,
+                        positionIds: Tensor? = nil) throws -> (sum: Tensor, count: Int) {
+        guard labels.shape == inputIds.shape else {
+            throw ModelError.invalidInput("labels \(labels.shape) must be [batch, length] like input_ids \(inputIds.shape)")
+        }
+        let h = try hiddenStates(inputIds: inputIds, attentionMask: attentionMask, positionIds: positionIds, cache: nil, lastOnly: false)
+        let b = labels.shape[0], t = labels.shape[1], vocab = config.vocabSize
+        let l = labels.toIntArray()
+        var shifted = [Int32](repeating: -100, count: b * t)
+        for bi in 0..<b {
+            for i in 0..<max(0, t - 1) {
+                let v = l[bi * t + i + 1]
+                guard v == -100 || (v >= 0 && v < vocab) else {
+                    throw ModelError.invalidInput("labels: label \(v) at row \(bi), position \(i + 1) is outside 0..<\(vocab) (vocab) and is not -100")
+                }
+                shifted[bi * t + i] = Int32(v)
+            }
+        }
+        let head = lmHead?.weight.value ?? model.embedTokens.weight.value
+        let plainHead = lmHead.map { $0.adapters.isEmpty && $0.bias == nil } ?? true
+        if plainHead, let fused = linearCrossEntropySum(hidden: h, weight: head, targets: shifted) { return fused }
+        let logits = lmHead.map { $0(h) } ?? Ops.linear(h, weight: head, bias: nil)
+        return try Ops.crossEntropySum(logits: logits.reshape([b * t, logits.shape[2]]), targets: shifted.map(Int.init))
     }
 
     /// Forward plus loss in one call: `loss(logits: forward(...), labels:)`.

@@ -96,6 +96,9 @@ public struct SFTConfig {
     public var dataset: DatasetConfig
     public var training = TrainingArguments()
     public var eval = EvalSection()
+    /// The evaluation dataset (`dataset.eval_dataset_path`: a second file prepared exactly like the
+    /// training one, HF's `eval_dataset`), whose loss is logged at `training.eval_strategy`; nil: none.
+    public var evalDataset: DatasetConfig? = nil
     /// Folder relative paths resolve against (the config file's folder).
     public var baseDirectory: String
     /// Non-fatal notes about the config (ignored precision flags, ...).
@@ -245,12 +248,21 @@ public struct SFTConfig {
 
         // Dataset section: the batch size and seed live in `training`.
         var dsObj = ds
+        let evalPath = try FieldReader(obj: ds, where_: "\(name): dataset").string("eval_dataset_path")
+        dsObj["eval_dataset_path"] = nil
         if dsObj["per_device_train_batch_size"] != nil {
             throw ConfigError("\(name): per_device_train_batch_size belongs in the training section")
         }
         dsObj["per_device_train_batch_size"] = .int(args.perDeviceTrainBatchSize)
         if dsObj["seed"] == nil { dsObj["seed"] = .int(Int(args.dataSeed ?? args.seed)) }
         let dataset = try DatasetConfig.decode(json: Data(JSONWriter.string(.object(dsObj)).utf8), name: "\(name): dataset")
+        var evalDataset: DatasetConfig? = nil
+        if let evalPath {
+            var e = dataset
+            e.datasetPath = evalPath
+            e.perDeviceTrainBatchSize = args.perDeviceEvalBatchSize
+            evalDataset = e
+        }
 
         // Eval section.
         var ev = EvalSection()
@@ -273,7 +285,7 @@ public struct SFTConfig {
             ev.systemPrompt = try er.string("system_prompt")
         }
         if args.outputDir.hasPrefix("~/") { args.outputDir = resolve(args.outputDir, baseDirectory) }   // else relative to the working folder, as in HF
-        return SFTConfig(model: model, dataset: dataset, training: args, eval: ev, baseDirectory: baseDirectory, notes: notes)
+        return SFTConfig(model: model, dataset: dataset, training: args, eval: ev, evalDataset: evalDataset, baseDirectory: baseDirectory, notes: notes)
     }
 
     static func resolve(_ p: String, _ base: String) -> String {

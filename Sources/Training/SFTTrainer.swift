@@ -57,6 +57,14 @@ public final class SFTTrainer {
         trainer = try Trainer(args: config.training, model: model, examples: examples, collator: pipeline.collator)
         trainer.log = log
         trainer.saveExtras = { [weak self] folder in try self?.writeExtras(to: folder) }
+        if let ec = config.evalDataset {
+            let ep = try DataPipeline(config: ec, encoder: TokenizerEncoder(lm.tokenizer), renderer: rend,
+                                      baseDirectory: config.baseDirectory, maxPositionEmbeddings: lm.model.config.maxPositionEmbeddings)
+            for d in ep.diagnostics { log("\(d.severity == .warning ? "warning" : "note"): eval dataset: \(d.message)") }
+            trainer.evalExamples = ep.prepared.examples
+            trainer.evalCollator = ep.collator
+            log("eval dataset: \(ep.prepared.examples.count) examples (\(ec.datasetPath)), eval_strategy \(config.training.evalStrategy)")
+        }
         for n in config.notes { log("note: \(n)") }
         if let lora { log(lora.trainableParameterSummary()) }
         let ex = examples.count, bs = config.training.perDeviceTrainBatchSize, ga = config.training.gradientAccumulationSteps
@@ -138,11 +146,16 @@ public enum LossPlot {
             guard let s = e["step"]?.intValue, case .double(let l)? = e["loss"] else { return nil }
             return (Double(s), l)
         }
+        let evalPts: [(Double, Double)] = history.compactMap { e in
+            guard let s = e["step"]?.intValue, case .double(let l)? = e["eval_loss"], l.isFinite else { return nil }
+            return (Double(s), l)
+        }
+        let all = pts + evalPts
         let w = 640.0, h = 360.0, ml = 60.0, mr = 20.0, mt = 20.0, mb = 40.0
         var out = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(w))\" height=\"\(Int(h))\" viewBox=\"0 0 \(Int(w)) \(Int(h))\">\n"
         out += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
         out += "<text x=\"\(Int(w / 2))\" y=\"14\" font-family=\"sans-serif\" font-size=\"12\" text-anchor=\"middle\">training loss</text>\n"
-        guard let maxStep = pts.map(\.0).max(), let maxLoss = pts.map(\.1).max(), let minLoss0 = pts.map(\.1).min() else {
+        guard let maxStep = all.map(\.0).max(), let maxLoss = all.map(\.1).max(), let minLoss0 = all.map(\.1).min() else {
             return out + "<text x=\"\(Int(w / 2))\" y=\"\(Int(h / 2))\" text-anchor=\"middle\">no logged steps</text>\n</svg>\n"
         }
         let minLoss = min(0, minLoss0), span = max(1e-9, maxLoss - minLoss)
@@ -159,6 +172,13 @@ public enum LossPlot {
         out += "<text x=\"\(Int(w / 2))\" y=\"\(Int(h - 6))\" font-family=\"sans-serif\" font-size=\"11\" text-anchor=\"middle\">step</text>\n"
         let path = pts.map { String(format: "%.1f,%.1f", x($0.0), y($0.1)) }.joined(separator: " ")
         out += "<polyline fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"1.5\" points=\"\(path)\"/>\n"
+        if !evalPts.isEmpty {
+            let ep = evalPts.map { String(format: "%.1f,%.1f", x($0.0), y($0.1)) }.joined(separator: " ")
+            out += "<polyline fill=\"none\" stroke=\"#ff7f0e\" stroke-width=\"1.5\" points=\"\(ep)\"/>\n"
+            for p in evalPts { out += String(format: "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.5\" fill=\"#ff7f0e\"/>\n", x(p.0), y(p.1)) }
+            out += "<text x=\"\(Int(w - mr - 4))\" y=\"\(Int(mt + 12))\" font-family=\"sans-serif\" font-size=\"11\" text-anchor=\"end\" fill=\"#1f77b4\">train loss</text>\n"
+            out += "<text x=\"\(Int(w - mr - 4))\" y=\"\(Int(mt + 26))\" font-family=\"sans-serif\" font-size=\"11\" text-anchor=\"end\" fill=\"#ff7f0e\">eval loss</text>\n"
+        }
         return out + "</svg>\n"
     }
 }

@@ -15,6 +15,12 @@ public struct TrainableModel {
         if let lora { return try lora.forward(inputIds: ids, attentionMask: mask, positionIds: positions) }
         return try base.forward(inputIds: ids, attentionMask: mask, positionIds: positions)
     }
+    /// The summed causal-LM loss of a batch and the number of label tokens it counts (HF's shifted
+    /// labels, −100 ignored): what the trainer back-propagates, divided by the step's label count.
+    public func lossSum(_ ids: Tensor, labels: Tensor, mask: Tensor?, positions: Tensor? = nil) throws -> (sum: Tensor, count: Int) {
+        if let lora { return try lora.lossSum(inputIds: ids, labels: labels, attentionMask: mask, positionIds: positions) }
+        return try base.lossSum(inputIds: ids, labels: labels, attentionMask: mask, positionIds: positions)
+    }
     public var trainableParameters: [(name: String, parameter: Parameter)] {
         lora?.trainableParameters() ?? base.trainableParameters()
     }
@@ -79,6 +85,11 @@ public final class Trainer {
     public var onStep: ((LogEntry) -> Void)? = nil
     /// Extra files written into every checkpoint and the final output (tokenizer files, model card).
     public var saveExtras: ((String) throws -> Void)? = nil
+    /// The evaluation dataset (HF `eval_dataset`): its loss is logged as `eval_loss` at `eval_strategy`
+    /// ("steps": every `eval_steps`, default `logging_steps`; "epoch": after each epoch). nil: none.
+    public var evalExamples: [TokenizedExample]? = nil
+    /// The collator of the evaluation batches (default: the training collator).
+    public var evalCollator: DataCollator? = nil
 
     public private(set) var optimizer: AdamW
     public private(set) var globalStep = 0
@@ -150,6 +161,11 @@ public final class Trainer {
         model.train(true)
         let params = optimizer.params.map(\.parameter)
         let logEvery = resolveSteps(args.loggingSteps)
+        let hasEval = !(evalExamples ?? []).isEmpty
+        if args.evalStrategy != "no" && !hasEval {
+            log("warning: eval_strategy is '\(args.evalStrategy)' but there is no evaluation dataset, so nothing is evaluated; give dataset.eval_dataset_path (or set eval_strategy: no)")
+        }
+        let evalEvery = args.evalStrategy == "steps" && hasEval ? resolveSteps(args.evalSteps ?? args.loggingSteps) : Int.max
         let saveEvery = args.saveStrategy == "steps" ? resolveSteps(args.saveSteps) : Int.max
         var windowLoss = 0.0, windowSteps = 0, totalLoss = 0.0
         var trainedTokens = 0
@@ -176,8 +192,7 @@ public final class Trainer {
                 let items = batches.reduce(0) { $0 + $1.items }
                 var stepLoss = 0.0
                 for b in batches {
-                    let logits = try model.forward(b.ids, mask: b.mask, positions: b.positions)
-                    let (sum, _) = try model.base.lossSum(logits: logits, labels: b.labels)
+                    let (sum, _) = try model.lossSum(b.ids, labels: b.labels, mask: b.mask, positions: b.positions)
                     let loss = sum / Float(max(1, items))
                     loss.backward()
                     stepLoss += Double(loss.item())
@@ -215,6 +230,8 @@ public final class Trainer {
                     if args.reportTo == "jsonl" { try appendJSONL(e.json, to: args.outputDir + "/training_log.jsonl") }
                     windowLoss = 0; windowSteps = 0; windowTokens = 0; windowStart = Date()
                 }
+                // Evaluation time is left out of the next window's tokens/s.
+                if globalStep % evalEvery == 0 { windowStart += try logEvaluation(epoch: epochF) }
                 if globalStep % saveEvery == 0 && globalStep < totalSteps { try saveCheckpoint() }
                 if stopRequested() {
                     log("interrupted: saving a checkpoint at step \(globalStep)")
@@ -228,6 +245,9 @@ public final class Trainer {
                     break outer
                 }
                 stepInEpoch += 1
+            }
+            if args.evalStrategy == "epoch" && hasEval && !interrupted {
+                windowStart += try logEvaluation(epoch: Double(globalStep) / Double(stepsPerEpoch))
             }
             if args.saveStrategy == "epoch" && !interrupted && globalStep < totalSteps { try saveCheckpoint() }
         }
@@ -244,10 +264,58 @@ public final class Trainer {
         return summary
     }
 
+    // MARK: evaluation
+
+    /// The evaluation loss as HF's `evaluate()` computes it: batches of `per_device_eval_batch_size`
+    /// in dataset order, no gradient, dropout off; each batch's mean token loss, averaged over the
+    /// batches weighted by their example count. Also the wall time, the example and batch counts.
+    public func evaluate() throws -> (loss: Double, runtime: Double, samples: Int, batches: Int) {
+        let ex = evalExamples ?? []
+        let coll = evalCollator ?? collator
+        let start = Date()
+        let was = model.base.training
+        model.train(false)
+        defer { model.train(was) }
+        var weighted = 0.0, samples = 0, batches = 0
+        let bs = args.perDeviceEvalBatchSize
+        try withNoGrad {
+            var lo = 0
+            while lo < ex.count {
+                let hi = min(ex.count, lo + bs)
+                let b = Trainer.tensors(try coll.collate(Array(ex[lo..<hi])))
+                let (sum, count) = try model.lossSum(b.ids, labels: b.labels, mask: b.mask, positions: b.positions)
+                batches += 1
+                if count > 0 {
+                    weighted += Double(sum.item()) / Double(count) * Double(hi - lo)
+                    samples += hi - lo
+                }
+                lo = hi
+            }
+        }
+        return (samples > 0 ? weighted / Double(samples) : .nan, Date().timeIntervalSince(start), ex.count, batches)
+    }
+
+    /// Evaluates and logs an `eval_loss` entry (log_history, training_log.jsonl, console); returns the
+    /// seconds it took.
+    @discardableResult
+    func logEvaluation(epoch: Double) throws -> TimeInterval {
+        let r = try evaluate()
+        let e = JSONValue.object(JSONObject([
+            ("eval_loss", .double(r.loss)), ("eval_runtime", .double(r.runtime)),
+            ("eval_samples_per_second", .double(Double(r.samples) / max(1e-9, r.runtime))),
+            ("eval_steps_per_second", .double(Double(r.batches) / max(1e-9, r.runtime))),
+            ("epoch", .double(epoch)), ("step", .int(globalStep))]))
+        logHistory.append(e)
+        log(String(format: "eval at step %d | epoch %.2f | eval_loss %.4f | %d examples in %.1f s", globalStep, epoch, r.loss, r.samples, r.runtime))
+        if args.reportTo == "jsonl" { try appendJSONL(e, to: args.outputDir + "/training_log.jsonl") }
+        return r.runtime
+    }
+
     // MARK: checkpoints
 
     /// `output_dir/checkpoint-N/`: the adapter (PEFT format) or weights, every trainable tensor and the
-    /// AdamW moments (`optimizer.safetensors`), the schedule and data position (`trainer_state.json`).
+    /// AdamW moments (`optimizer.safetensors`), the schedule and data position (`trainer_state.json`),
+    /// the LoRA dropout RNG states (`rng_state.json`).
     /// Written into a temporary folder renamed into place, so a crash never leaves a half checkpoint.
     public func saveCheckpoint() throws {
         let fm = FileManager.default
@@ -272,6 +340,14 @@ public final class Trainer {
                                                 ("last_epoch", .int(globalStep))]))),
         ]))
         try writeAtomically(JSONWriter.string(state), to: tmp + "/trainer_state.json")
+        if let lora = model.lora {
+            // HF keeps torch's RNG states in rng_state.pth; the only random stream here is LoRA dropout.
+            let words = lora.dropoutRNGState.sorted { $0.key < $1.key }.map { (k, v) in
+                (k, JSONValue.array(v.map { .string(String($0, radix: 16)) }))
+            }
+            let rng = JSONValue.object(JSONObject([("lora_dropout", .object(JSONObject(words)))]))
+            try writeAtomically(JSONWriter.string(rng), to: tmp + "/rng_state.json")
+        }
         try? fm.removeItem(atPath: final)
         try fm.moveItem(atPath: tmp, toPath: final)
         log("saved \(final)")
@@ -299,9 +375,8 @@ public final class Trainer {
         for s in steps.dropLast(limit) { try? FileManager.default.removeItem(atPath: args.outputDir + "/checkpoint-\(s)") }
     }
 
-    /// Restores weights, optimizer moments and the step from a checkpoint folder; `train()` then continues
-    /// where it stopped and ends bitwise-identical to an uninterrupted run (dropout 0: the LoRA dropout
-    /// generator's state is not part of the checkpoint).
+    /// Restores weights, optimizer moments, the LoRA dropout RNG states and the step from a checkpoint
+    /// folder; `train()` then continues where it stopped and ends bitwise-identical to an uninterrupted run.
     public func resume(from folder: String) throws {
         let statePath = folder + "/trainer_state.json"
         guard let data = FileManager.default.contents(atPath: statePath) else {
@@ -332,6 +407,26 @@ public final class Trainer {
             v.append(try floats("exp_avg_sq." + g.name, n))
         }
         try optimizer.restore(step: ostep, m: m, v: v)
+        if let lora = model.lora {
+            let rngPath = folder + "/rng_state.json"
+            if let data = FileManager.default.contents(atPath: rngPath) {
+                let doc = try JSONParser.parse(bytes: [UInt8](data))
+                guard let layers = doc["lora_dropout"]?.objectValue else {
+                    throw ConfigError("\(rngPath): no 'lora_dropout' object of per-layer RNG states")
+                }
+                var states: [String: [UInt64]] = [:]
+                for k in layers.keys {
+                    let words = (layers[k]?.arrayValue ?? []).map { $0.stringValue.flatMap { UInt64($0, radix: 16) } }
+                    guard words.count == 4, words.allSatisfy({ $0 != nil }) else {
+                        throw ConfigError("\(rngPath): the state of '\(k)' must be 4 hexadecimal words")
+                    }
+                    states[k] = words.compactMap { $0 }
+                }
+                do { try lora.restoreDropoutRNGState(states) } catch { throw ConfigError("\(rngPath): \(error)") }
+            } else if let c = lora.config(lora.activeAdapter), c.loraDropout > 0 {
+                log("warning: \(folder) has no rng_state.json: the LoRA dropout masks after resuming differ from an uninterrupted run")
+            }
+        }
         globalStep = step
         logHistory = state["log_history"]?.arrayValue ?? []
         log("resumed from \(folder) at step \(step)/\(totalSteps)")

@@ -16,13 +16,17 @@ struct Train: ParsableCommand {
                     lora {r, lora_alpha, lora_dropout, target_modules, ...PEFT LoraConfig} or full_finetuning: true,
                     chat_template
           dataset:  the Datasets keys (dataset_path, column_mapping, format, max_seq_length,
-                    completion_only_loss, packing, ...; see `swifttune data --help`)
+                    completion_only_loss, packing, ...; see `swifttune data --help`), plus
+                    eval_dataset_path: a second file prepared the same way, HF's eval_dataset
           training: TrainingArguments names: output_dir, num_train_epochs, max_steps (wins),
                     per_device_train_batch_size, gradient_accumulation_steps, learning_rate,
                     lr_scheduler_type (linear|cosine|cosine_with_restarts|constant|constant_with_warmup),
                     warmup_ratio, warmup_steps (wins; < 1 = fraction), weight_decay (not on norms/biases),
                     adam_beta1/2, adam_epsilon, max_grad_norm, optim (adamw_torch), seed, data_seed,
                     logging_steps, save_strategy/save_steps/save_total_limit, report_to (none|jsonl),
+                    eval_strategy (no|steps|epoch), eval_steps (default logging_steps; < 1 = fraction),
+                    per_device_eval_batch_size (eval_loss on dataset.eval_dataset_path, and the
+                    generation batch of the eval section),
                     resume_from_checkpoint (a folder or "latest"), max_train_seconds,
                     bf16/fp16/gradient_checkpointing/auto_find_batch_size (accepted; training runs in float32)
           eval:     test_file, prompt_field, reference_field, alt_reference_field, ignore_suffixes,
