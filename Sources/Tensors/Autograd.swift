@@ -116,20 +116,34 @@ extension Tensor {
         }
         root.pendingGrad = seed
         for node in order.reversed() {
-            guard let g = node.pendingGrad else { continue }
+            var g = node.pendingGrad
+            guard g != nil else { continue }
             node.pendingGrad = nil
             guard let fn = node.backwardFn else {
                 preconditionFailure("backward(): the graph through '\(node.name)' was already freed by an earlier backward(); pass retainGraph: true to the first call")
             }
-            let grads = fn(g)
+            var grads = fn(g!)
+            g = nil   // a gradient passed through as a view of g's storage can then be found unshared below
             if !retainGraph { node.backwardFn = nil }
-            for (edge, gi) in zip(node.edges, grads) {
-                guard let gi else { continue }
+            for (i, edge) in node.edges.enumerated() where i < grads.count {
+                // Move the gradient out of the array so that a fresh one is uniquely referenced here.
+                guard var gi = grads[i] else { continue }
+                grads[i] = nil
                 switch edge {
                 case .none: break
-                case .leaf(let t): Tensor.accumulateLeaf(t, gi)
+                case .leaf(let t): Tensor.accumulateLeaf(t, &gi)
                 case .node(let n):
-                    if let p = n.pendingGrad { n.pendingGrad = p.addingForGrad(gi) } else { n.pendingGrad = gi }
+                    if var p = n.pendingGrad {
+                        n.pendingGrad = nil
+                        if Tensor.isExclusiveDenseF32(&p) && p.shape == gi.shape {
+                            p.addInPlaceRaw(gi)   // no other tensor sees p: sum in place, no new buffer
+                            n.pendingGrad = p
+                        } else {
+                            n.pendingGrad = p.addingForGrad(gi)
+                        }
+                    } else {
+                        n.pendingGrad = gi
+                    }
                 }
             }
             if !retainGraph { node.edges = [] }
@@ -139,15 +153,32 @@ extension Tensor {
     }
 
     static func accumulateLeaf(_ t: Tensor, _ g: Tensor) {
+        var g = g
+        accumulateLeaf(t, &g)
+    }
+
+    /// Adds `g` into `t.grad`. When `t` has no grad yet and `g` is a dense float32 tensor that nothing else
+    /// references (a fresh result of a backward closure), `g` itself becomes the grad instead of a copy.
+    static func accumulateLeaf(_ t: Tensor, _ g: inout Tensor) {
         precondition(g.shape == t.shape, "internal: gradient shape \(g.shape) for leaf of shape \(t.shape)")
         if let existing = t.grad {
             existing.addInPlaceRaw(g)
+        } else if isExclusiveDenseF32(&g) && g.gradFn == nil && !g._requiresGrad {
+            t.grad = g
         } else {
             // Own a fresh contiguous copy: `g` may alias storage another gradient also points at.
             let c = Tensor(uninitialized: g.shape, dtype: .float32)
             stridedCopy(from: g, to: c)
             t.grad = c
         }
+    }
+
+    /// Whether `t` is the only reference to itself and to its storage (so mutating it in place cannot be
+    /// observed elsewhere), owns that storage, and views all of it as contiguous float32.
+    static func isExclusiveDenseF32(_ t: inout Tensor) -> Bool {
+        guard t.dtype == .float32, t.offset == 0, t.isContiguous, t.storage.owner == nil,
+              t.count * 4 == t.storage.byteCount else { return false }
+        return isKnownUniquelyReferenced(&t) && isKnownUniquelyReferenced(&t.storage)
     }
 
     /// Sum of two gradients (no recording).

@@ -64,9 +64,8 @@ func gemm(_ a: MatOperand, _ b: MatOperand, _ c: UnsafeMutablePointer<Float>, ld
             while k0 < k {
                 let rows = Swift.min(kb, k - k0)
                 for r in 0..<rows { loadRow(b, k0 + r, buf + r * n) }
-                cblas_sgemm(CblasRowMajor, ta, CblasNoTrans, Int32(m), Int32(n), Int32(rows), 1,
-                            a.base.assumingMemoryBound(to: Float.self) + k0 * a.cs, Int32(lda), buf, Int32(n),
-                            k0 == 0 ? beta : 1, c, Int32(ldc))
+                sgemm(ta, CblasNoTrans, m: m, n: n, k: rows, a.base.assumingMemoryBound(to: Float.self) + k0 * a.cs, lda,
+                      buf, n, beta: k0 == 0 ? beta : 1, c, ldc)
                 k0 += rows
             }
             return
@@ -81,16 +80,63 @@ func gemm(_ a: MatOperand, _ b: MatOperand, _ c: UnsafeMutablePointer<Float>, ld
         while c0 < n {
             let cols = Swift.min(nb, n - c0)
             for j in 0..<cols { loadRow(bt, c0 + j, buf + j * k) }
-            cblas_sgemm(CblasRowMajor, ta, CblasTrans, Int32(m), Int32(cols), Int32(k), 1,
-                        a.base.assumingMemoryBound(to: Float.self), Int32(lda), buf, Int32(k),
-                        beta, c + c0, Int32(ldc))
+            sgemm(ta, CblasTrans, m: m, n: cols, k: k, a.base.assumingMemoryBound(to: Float.self), lda, buf, k,
+                  beta: beta, c + c0, ldc)
             c0 += cols
         }
         return
     }
-    cblas_sgemm(CblasRowMajor, ta, tb, Int32(m), Int32(n), Int32(k), 1,
-                a.base.assumingMemoryBound(to: Float.self), Int32(lda),
-                b.base.assumingMemoryBound(to: Float.self), Int32(ldb), beta, c, Int32(ldc))
+    sgemm(ta, tb, m: m, n: n, k: k, a.base.assumingMemoryBound(to: Float.self), lda,
+          b.base.assumingMemoryBound(to: Float.self), ldb, beta: beta, c, ldc)
+}
+
+/// Row-major C[m×n] = op(A)·op(B) + beta·C through OpenBLAS, parallelised by `GEMMSplit`.
+func sgemm(_ ta: CBLAS_TRANSPOSE, _ tb: CBLAS_TRANSPOSE, m: Int, n: Int, k: Int,
+           _ pa: UnsafePointer<Float>, _ lda: Int, _ pb: UnsafePointer<Float>, _ ldb: Int,
+           beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
+    let parts = GEMMSplit.parts(m: m, n: n, k: k)
+    if parts <= 1 {
+        // Small products run on the calling thread: waking OpenBLAS's pool would leave its threads spinning.
+        let call = { cblas_sgemm(CblasRowMajor, ta, tb, Int32(m), Int32(n), Int32(k), 1, pa, Int32(lda), pb, Int32(ldb), beta, c, Int32(ldc)) }
+        if GEMMSplit.enabled { Kernels.withSingleThreadedBLAS(call) } else { call() }
+        return
+    }
+    // Split C into `parts` blocks of whole 64-row (or 64-column) panels, one single-threaded sgemm each on
+    // the engine's own workers. Each block re-packs the operand it shares with the others, so split the
+    // dimension whose shared operand is smaller: rows of C (sharing B, K×N) when N < M, else columns.
+    let splitRows = n < m
+    let total = splitRows ? m : n
+    let step = ((total + parts - 1) / parts + 63) / 64 * 64
+    Kernels.withSingleThreadedBLAS {
+        Parallel.forEach((total + step - 1) / step) { p in
+            let lo = p * step, len = Swift.min(step, total - lo)
+            if splitRows {
+                let aOff = ta == CblasNoTrans ? lo * lda : lo
+                cblas_sgemm(CblasRowMajor, ta, tb, Int32(len), Int32(n), Int32(k), 1, pa + aOff, Int32(lda),
+                            pb, Int32(ldb), beta, c + lo * ldc, Int32(ldc))
+            } else {
+                let bOff = tb == CblasNoTrans ? lo : lo * ldb
+                cblas_sgemm(CblasRowMajor, ta, tb, Int32(m), Int32(len), Int32(k), 1, pa, Int32(lda),
+                            pb + bOff, Int32(ldb), beta, c + lo, Int32(ldc))
+            }
+        }
+    }
+}
+
+/// How the engine parallelises one large sgemm. OpenBLAS's own threads busy-wait (sched_yield) between
+/// calls and then compete with the engine's workers for the same cores during the non-GEMM kernels; splitting
+/// C into blocks run single-threaded on the engine's workers keeps one set of threads.
+enum GEMMSplit {
+    /// `SWIFTTUNE_GEMM_SPLIT=0` leaves threading to OpenBLAS.
+    static let enabled: Bool = ProcessInfo.processInfo.environment["SWIFTTUNE_GEMM_SPLIT"] != "0"
+
+    /// Blocks to cut an m×n×k product into (1 = one call as is).
+    static func parts(m: Int, n: Int, k: Int) -> Int {
+        guard enabled, Parallel.workers > 1, openblas_get_num_threads() > 1 else { return 1 }
+        // Below ~4 MFLOP a dispatch costs more than it saves; each block keeps at least 64 rows/columns.
+        guard m * n * k >= 1 << 21 else { return 1 }
+        return Swift.min(Parallel.workers, Swift.max(m, n) / 64)
+    }
 }
 
 extension Tensor {

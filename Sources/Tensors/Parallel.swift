@@ -1,8 +1,9 @@
 import Dispatch
 import Foundation
 
-/// Splits loops across the machine's cores. BLAS runs its own threads, so kernels call this only
-/// around non-BLAS work: the two never run at once, and the cores are not oversubscribed.
+/// Splits loops across the machine's cores. Large GEMMs run here too (a single-threaded sgemm per block of
+/// the output, see `GEMMSplit`), so one set of threads serves every op and OpenBLAS's pool, which would
+/// busy-wait between calls, stays asleep.
 public enum Parallel {
     /// Worker count: the active cores, overridable with `SWIFTTUNE_THREADS`.
     public static let workers: Int = {

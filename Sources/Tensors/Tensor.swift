@@ -16,8 +16,9 @@ import Foundation
 /// frees every node's saved tensors as soon as that node has run (pass `retainGraph: true` to keep them).
 /// `withNoGrad { }` disables recording (inference, optimizer updates); `detach()` cuts a tensor from the graph.
 ///
-/// **Threads.** Elementwise, reduction and fused kernels split work with `Parallel.forRanges`; GEMM runs on
-/// OpenBLAS's threads. The engine never runs the two at once, so the cores are not oversubscribed.
+/// **Threads.** Elementwise, reduction and fused kernels split work with `Parallel.forRanges`; a large GEMM is
+/// cut into blocks of the output, each a single-threaded OpenBLAS call on the same workers
+/// (`SWIFTTUNE_GEMM_SPLIT=0` hands threading back to OpenBLAS). `SWIFTTUNE_THREADS` sets the worker count.
 ///
 /// **Errors.** Shape mistakes in model code are programmer errors and stop with a message naming the op,
 /// the shapes found and the shapes expected (like Swift's array bounds checks). Problems in *data* (an
@@ -49,8 +50,9 @@ import Foundation
 /// withNoGrad { w.addInPlace(w.grad!, alpha: -0.1) }; w.zeroGrad()
 /// ```
 public final class Tensor: CustomStringConvertible {
-    /// The bytes this tensor views.
-    public let storage: TensorStorage
+    /// The bytes this tensor views. (Settable only inside the module, so that autograd can test it for
+    /// unique ownership with `isKnownUniquelyReferenced`; it is never reassigned.)
+    public internal(set) var storage: TensorStorage
     /// Element type of the storage.
     public let dtype: DType
     /// Size of each dimension.

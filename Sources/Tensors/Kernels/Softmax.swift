@@ -65,7 +65,7 @@ extension Kernels {
 
     /// log Σ exp(p[0..<n]) in one pass over memory: blocks of 256 (L1-resident) are reduced to a max, the running
     /// sum is rescaled only when the max grows, then the block's exponentials are added. One exp per element.
-    @inline(__always) static func logSumExp(_ p: UnsafePointer<Float>, _ n: Int) -> Float {
+    @_transparent static func logSumExp(_ p: UnsafePointer<Float>, _ n: Int) -> Float {
         var m: Float = -.infinity
         var sum = V16()
         var j0 = 0

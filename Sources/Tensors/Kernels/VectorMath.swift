@@ -6,47 +6,47 @@ typealias V16 = SIMD16<Float>
 typealias U16 = SIMD16<UInt32>
 
 extension Kernels {
-    @inline(__always) static func load(_ p: UnsafePointer<Float>) -> V16 {
+    @_transparent static func load(_ p: UnsafePointer<Float>) -> V16 {
         UnsafeRawPointer(p).loadUnaligned(as: V16.self)
     }
 
-    @inline(__always) static func load(_ p: UnsafeMutablePointer<Float>) -> V16 {
+    @_transparent static func load(_ p: UnsafeMutablePointer<Float>) -> V16 {
         UnsafeRawPointer(p).loadUnaligned(as: V16.self)
     }
 
-    @inline(__always) static func store(_ v: V16, _ p: UnsafeMutablePointer<Float>) {
+    @_transparent static func store(_ v: V16, _ p: UnsafeMutablePointer<Float>) {
         UnsafeMutableRawPointer(p).storeBytes(of: v, as: V16.self)
     }
 
     /// Loads `n < 16` floats, padding the remaining lanes with `fill`.
-    @inline(__always) static func loadPartial(_ p: UnsafePointer<Float>, _ n: Int, fill: Float) -> V16 {
+    @_transparent static func loadPartial(_ p: UnsafePointer<Float>, _ n: Int, fill: Float) -> V16 {
         var v = V16(repeating: fill)
         for i in 0..<n { v[i] = p[i] }
         return v
     }
 
-    @inline(__always) static func storePartial(_ v: V16, _ p: UnsafeMutablePointer<Float>, _ n: Int) {
+    @_transparent static func storePartial(_ v: V16, _ p: UnsafeMutablePointer<Float>, _ n: Int) {
         for i in 0..<n { p[i] = v[i] }
     }
 
     // The standard library's pointwiseMin/Max lower to a lane-by-lane loop through memory (very slow);
     // a compare + select stays in vector registers.
-    @inline(__always) static func vmin(_ a: V16, _ b: V16) -> V16 { a.replacing(with: b, where: b .< a) }
-    @inline(__always) static func vmax(_ a: V16, _ b: V16) -> V16 { a.replacing(with: b, where: a .< b) }
+    @_transparent static func vmin(_ a: V16, _ b: V16) -> V16 { a.replacing(with: b, where: b .< a) }
+    @_transparent static func vmax(_ a: V16, _ b: V16) -> V16 { a.replacing(with: b, where: a .< b) }
 
     /// e^x per lane, about 1 ulp (Cody–Waite range reduction to [-ln2/2, ln2/2], degree-7 polynomial).
     /// Lanes below -87.3 (including -inf) give exactly 0, so masked scores (-inf) vanish; lanes above
     /// 88.7 saturate near Float.greatestFiniteMagnitude instead of overflowing.
-    @inline(__always) static func vexp(_ x: V16) -> V16 {
+    @_transparent static func vexp(_ x: V16) -> V16 {
         vexpCore(x, clampHigh: true)
     }
 
     /// e^x for x <= 0 (shifted scores, log-probabilities): the same as `vexp` without the upper clamp.
-    @inline(__always) static func vexpNonPositive(_ x: V16) -> V16 {
+    @_transparent static func vexpNonPositive(_ x: V16) -> V16 {
         vexpCore(x, clampHigh: false)
     }
 
-    @inline(__always) static func vexpCore(_ x: V16, clampHigh: Bool) -> V16 {
+    @_transparent static func vexpCore(_ x: V16, clampHigh: Bool) -> V16 {
         let lo = V16(repeating: -87.3)
         let xc = clampHigh ? vmax(vmin(x, V16(repeating: 88.7)), lo) : vmax(x, lo)
         // Rounding by adding 1.5·2^23 leaves n in the low mantissa bits of t (round-to-nearest-even).
@@ -70,25 +70,25 @@ extension Kernels {
     }
 
     /// Scalar e^x with the same semantics as `vexp` (used for tails so a row is computed one way).
-    @inline(__always) static func sexp(_ x: Float) -> Float {
+    @_transparent static func sexp(_ x: Float) -> Float {
         vexp(V16(repeating: x))[0]
     }
 
     // Horizontal reductions through the halves (the standard library's sum()/max() go lane by lane).
-    @inline(__always) static func hsum(_ v: V16) -> Float {
+    @_transparent static func hsum(_ v: V16) -> Float {
         let a = v.lowHalf + v.highHalf
         let b = a.lowHalf + a.highHalf
         return (b[0] + b[2]) + (b[1] + b[3])
     }
 
-    @inline(__always) static func hmax(_ v: V16) -> Float {
+    @_transparent static func hmax(_ v: V16) -> Float {
         let a = v.lowHalf.replacing(with: v.highHalf, where: v.lowHalf .< v.highHalf)
         let b = a.lowHalf.replacing(with: a.highHalf, where: a.lowHalf .< a.highHalf)
         return max(max(b[0], b[1]), max(b[2], b[3]))
     }
 
     /// Maximum of `p[0..<n]` (-inf when n == 0).
-    @inline(__always) static func rowMax(_ p: UnsafePointer<Float>, _ n: Int) -> Float {
+    @_transparent static func rowMax(_ p: UnsafePointer<Float>, _ n: Int) -> Float {
         var acc = V16(repeating: -.infinity)
         var j = 0
         while j + 16 <= n { acc = vmax(acc, load(p + j)); j += 16 }
@@ -97,7 +97,7 @@ extension Kernels {
     }
 
     /// Sum of `p[0..<n]`.
-    @inline(__always) static func rowSum(_ p: UnsafePointer<Float>, _ n: Int) -> Float {
+    @_transparent static func rowSum(_ p: UnsafePointer<Float>, _ n: Int) -> Float {
         var acc = V16()
         var j = 0
         while j + 16 <= n { acc += load(p + j); j += 16 }
@@ -106,7 +106,7 @@ extension Kernels {
     }
 
     /// Dot product of `a[0..<n]` and `b[0..<n]`.
-    @inline(__always) static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
+    @_transparent static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
         var acc = V16()
         var j = 0
         while j + 16 <= n { acc += load(a + j) * load(b + j); j += 16 }
@@ -115,7 +115,7 @@ extension Kernels {
     }
 
     /// In place p[j] = exp(p[j] - shift); returns the sum of the results.
-    @inline(__always) static func expShiftSum(_ p: UnsafeMutablePointer<Float>, _ n: Int, _ shift: Float) -> Float {
+    @_transparent static func expShiftSum(_ p: UnsafeMutablePointer<Float>, _ n: Int, _ shift: Float) -> Float {
         var acc = V16()
         let s = V16(repeating: shift)
         var j = 0
@@ -131,14 +131,14 @@ extension Kernels {
     }
 
     /// In place p[j] *= a.
-    @inline(__always) static func scaleRow(_ p: UnsafeMutablePointer<Float>, _ n: Int, _ a: Float) {
+    @_transparent static func scaleRow(_ p: UnsafeMutablePointer<Float>, _ n: Int, _ a: Float) {
         var j = 0
         while j + 16 <= n { store(load(p + j) * a, p + j); j += 16 }
         while j < n { p[j] *= a; j += 1 }
     }
 
     /// A row count per parallel chunk such that each chunk touches about `elements` floats.
-    @inline(__always) static func rowGrain(_ dim: Int, elements: Int = 32768) -> Int {
+    @_transparent static func rowGrain(_ dim: Int, elements: Int = 32768) -> Int {
         max(1, elements / max(dim, 1))
     }
 }
