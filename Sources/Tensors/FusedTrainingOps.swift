@@ -5,14 +5,15 @@ import Foundation
 // recorded node: no intermediate tensors, no separate elementwise passes, and a backward that runs only
 // the GEMMs the trainable tensors need.
 
-/// Row-major sgemm on raw pointers: C[m×n] = alpha·op(A)·op(B) + beta·C.
+/// Row-major sgemm on raw pointers: C[m×n] = alpha·op(A)·op(B) + beta·C, split over the engine's
+/// workers like every other product (see `GEMMSplit`).
 @inline(__always)
 private func sgemm(_ ta: Bool, _ tb: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
                    _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
                    _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
     guard m > 0, n > 0 else { return }
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-                Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    Tensors.sgemm(ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m: m, n: n, k: k, alpha: alpha,
+                  a, lda, b, ldb, beta: beta, c, ldc)
 }
 
 private func isPlainF32(_ t: Tensor) -> Bool { t.dtype == .float32 && t.isContiguous }

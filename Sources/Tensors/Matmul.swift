@@ -90,14 +90,14 @@ func gemm(_ a: MatOperand, _ b: MatOperand, _ c: UnsafeMutablePointer<Float>, ld
           b.base.assumingMemoryBound(to: Float.self), ldb, beta: beta, c, ldc)
 }
 
-/// Row-major C[m×n] = op(A)·op(B) + beta·C through OpenBLAS, parallelised by `GEMMSplit`.
-func sgemm(_ ta: CBLAS_TRANSPOSE, _ tb: CBLAS_TRANSPOSE, m: Int, n: Int, k: Int,
+/// Row-major C[m×n] = alpha·op(A)·op(B) + beta·C through OpenBLAS, parallelised by `GEMMSplit`.
+func sgemm(_ ta: CBLAS_TRANSPOSE, _ tb: CBLAS_TRANSPOSE, m: Int, n: Int, k: Int, alpha: Float = 1,
            _ pa: UnsafePointer<Float>, _ lda: Int, _ pb: UnsafePointer<Float>, _ ldb: Int,
            beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
     let parts = GEMMSplit.parts(m: m, n: n, k: k)
     if parts <= 1 {
         // Small products run on the calling thread: waking OpenBLAS's pool would leave its threads spinning.
-        let call = { cblas_sgemm(CblasRowMajor, ta, tb, Int32(m), Int32(n), Int32(k), 1, pa, Int32(lda), pb, Int32(ldb), beta, c, Int32(ldc)) }
+        let call = { cblas_sgemm(CblasRowMajor, ta, tb, Int32(m), Int32(n), Int32(k), alpha, pa, Int32(lda), pb, Int32(ldb), beta, c, Int32(ldc)) }
         if GEMMSplit.enabled { Kernels.withSingleThreadedBLAS(call) } else { call() }
         return
     }
@@ -112,11 +112,11 @@ func sgemm(_ ta: CBLAS_TRANSPOSE, _ tb: CBLAS_TRANSPOSE, m: Int, n: Int, k: Int,
             let lo = p * step, len = Swift.min(step, total - lo)
             if splitRows {
                 let aOff = ta == CblasNoTrans ? lo * lda : lo
-                cblas_sgemm(CblasRowMajor, ta, tb, Int32(len), Int32(n), Int32(k), 1, pa + aOff, Int32(lda),
+                cblas_sgemm(CblasRowMajor, ta, tb, Int32(len), Int32(n), Int32(k), alpha, pa + aOff, Int32(lda),
                             pb, Int32(ldb), beta, c + lo * ldc, Int32(ldc))
             } else {
                 let bOff = tb == CblasNoTrans ? lo : lo * ldb
-                cblas_sgemm(CblasRowMajor, ta, tb, Int32(m), Int32(len), Int32(k), 1, pa, Int32(lda),
+                cblas_sgemm(CblasRowMajor, ta, tb, Int32(m), Int32(len), Int32(k), alpha, pa, Int32(lda),
                             pb + bOff, Int32(ldb), beta, c + lo, Int32(ldc))
             }
         }
