@@ -1,10 +1,18 @@
 import Foundation
 import Tensors
 
-// `swifttune-bench [matmul] [attention] [cross_entropy] [block] [tokenizers]`: JSON lines, one per measurement
+// `swifttune-bench [matmul] [attention] [cross_entropy] [block] [tokenizers]` or `swifttune-bench generate [MODEL.gguf]`: JSON lines, one per measurement
 // (scripts/bench.sh runs it beside the PyTorch twin and prints the ratios).
 BLASRuntime.reexecWithOptimalCoreIfNeeded()
 Allocator.keepLargeBlocksInHeap()
+// `generate` takes the rest of the line (an optional model path) and is not part of the default set.
+if CommandLine.arguments.dropFirst().first == "generate" {
+    do { try GenerateBench.run(arguments: Array(CommandLine.arguments.dropFirst(2))) } catch {
+        FileHandle.standardError.write(Data("generate benchmark: \(error)\n".utf8))
+        exit(1)
+    }
+    exit(0)
+}
 let all = ["matmul", "attention", "cross_entropy", "block", "tokenizers"]
 let which = CommandLine.arguments.dropFirst().isEmpty ? all : Array(CommandLine.arguments.dropFirst())
 for name in which {
