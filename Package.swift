@@ -21,7 +21,9 @@ let package = Package(
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev"])]),
         .target(name: "Tensors", dependencies: ["CBLAS"], exclude: ["Kernels/README.md"], swiftSettings: fast),
-        .target(name: "Quantization", dependencies: ["Tensors"], swiftSettings: fast),
+        // Quantised-weight dot products with AVX-512/AVX2 variants picked at run time (Swift builds for baseline x86-64).
+        .target(name: "CQuantKernels", cSettings: [.unsafeFlags(["-O3"])]),
+        .target(name: "Quantization", dependencies: ["Tensors", "CQuantKernels"], swiftSettings: fast),
         .target(name: "ModelIO", dependencies: ["Tensors", "Quantization"], swiftSettings: fast),
         .target(name: "Tokenizers", dependencies: ["ModelIO"], swiftSettings: fast),
         .target(name: "ChatTemplates", dependencies: [], swiftSettings: fast),

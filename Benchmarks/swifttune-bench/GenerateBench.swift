@@ -15,7 +15,8 @@ import Tokenizers
 /// - decode: 128 more greedy tokens after the first (no EOS stop), tokens per second between the
 ///   first and the last.
 /// - peak RSS: getrusage's ru_maxrss of this process (the model load included).
-/// Prints one JSON line per measurement (`impl` "swifttune"; `weights` says which load path).
+/// Weights stay in their GGUF blocks (`LoadOptions.keepQuantized`); SWIFTTUNE_BENCH_F32=1 measures
+/// the float32 load instead. Prints one JSON line per measurement (`impl` "swifttune").
 enum GenerateBench {
     static let chatPrompt = "<|im_start|>user\nWrite a long story about a robot who learns to paint.<|im_end|>\n<|im_start|>assistant\n"
     static let longText = String(repeating: " The quick brown fox jumps over the lazy dog.", count: 60)
@@ -26,11 +27,12 @@ enum GenerateBench {
             ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/swifttune/models/SmolLM2-135M-Instruct.Q4_1.gguf").path
         let newTokens = Int(env["SWIFTTUNE_BENCH_NEW_TOKENS"] ?? "") ?? 128
         let repeats = max(1, Int(env["SWIFTTUNE_BENCH_REPEATS"] ?? "") ?? 3)
+        let quantized = env["SWIFTTUNE_BENCH_F32"] != "1"
         let t0 = now()
-        let model = try CausalLM.load(path: path, options: LoadOptions())
+        let model = try CausalLM.load(path: path, options: LoadOptions(keepQuantized: quantized))
         let loadS = now() - t0
         let tokenizer = try Tokenizer(path: path)
-        let weights = "f32"
+        let weights = quantized ? "gguf-blocks" : "f32"
         emit(["bench": "load", "seconds": loadS, "weights": weights])
 
         let long = Array(tokenizer.encodeIds(longText, addSpecialTokens: false).prefix(512))

@@ -158,6 +158,7 @@ public final class CausalLM: Module {
         if lastOnly { h = h.narrow(1, start: t - 1, length: 1) }
         h = model.norm(h)
         if let lmHead { return lmHead(h) }
+        if let q = model.embedTokens.quantizedWeight { return QuantizedOps.linear(h, q, bias: nil) }
         return Ops.linear(h, weight: model.embedTokens.weight.value, bias: nil)
     }
 
