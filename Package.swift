@@ -41,7 +41,7 @@ let package = Package(
             swiftSettings: fast),
         .executableTarget(
             name: "swifttune-bench",
-            dependencies: ["Tensors", "Tokenizers", "CBLAS", "Models", "Generation"],
+            dependencies: ["Tensors", "Tokenizers", "CBLAS", "Models", "Generation", "Quantization"],
             path: "Benchmarks/swifttune-bench", swiftSettings: fast),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"], resources: [.copy("Fixtures")]),
         .testTarget(name: "QuantizationTests", dependencies: ["Quantization"], resources: [.copy("Fixtures")]),

@@ -2,6 +2,7 @@ import Foundation
 import Generation
 import Models
 import Tensors
+import Quantization
 import Tokenizers
 
 /// Inference speed on a GGUF model (default SmolLM2-135M-Instruct Q4_1), 2 threads unless
@@ -33,7 +34,7 @@ enum GenerateBench {
         let loadS = now() - t0
         let tokenizer = try Tokenizer(path: path)
         let weights = quantized ? "gguf-blocks" : "f32"
-        emit(["bench": "load", "seconds": loadS, "weights": weights])
+        emit(["bench": "load", "seconds": loadS, "weights": weights, "peak_rss_mb": peakRSS()])
 
         let long = Array(tokenizer.encodeIds(longText, addSpecialTokens: false).prefix(512))
         var best = Double.infinity
@@ -64,9 +65,14 @@ enum GenerateBench {
         }
         emit(["bench": "ttft", "prompt_tokens": chat.count, "seconds": bestTTFT, "weights": weights])
         emit(["bench": "decode", "tokens": newTokens, "tokens_per_s": bestDecode, "weights": weights, "text": text])
+        emit(["bench": "peak_rss", "mb": peakRSS(), "weights": weights])
+    }
+
+    /// getrusage's high-water mark of resident memory, MiB.
+    static func peakRSS() -> Double {
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
-        emit(["bench": "peak_rss", "mb": Double(usage.ru_maxrss) / 1024, "weights": weights])
+        return Double(usage.ru_maxrss) / 1024
     }
 
     static func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
@@ -78,6 +84,35 @@ enum GenerateBench {
         if let data = try? JSONSerialization.data(withJSONObject: all, options: [.sortedKeys]), let s = String(data: data, encoding: .utf8) {
             print(s)
             fflush(stdout)
+        }
+    }
+}
+
+extension GenerateBench {
+    /// The decode kernels alone (`swifttune-bench gemv [MODEL.gguf]`): each distinct weight shape
+    /// of the model's first layer and the output head, one input row, multiply-adds per second.
+    static func gemv(arguments: [String]) throws {
+        let env = ProcessInfo.processInfo.environment
+        let path = arguments.first ?? env["SWIFTTUNE_SMOLLM2_GGUF"]
+            ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/swifttune/models/SmolLM2-135M-Instruct.Q4_1.gguf").path
+        let model = try CausalLM.load(path: path, options: LoadOptions(keepQuantized: true))
+        let layer = model.model.layers[0]
+        var mats: [(String, QuantizedMatrix)] = []
+        for (name, lin) in [("q_proj", layer.selfAttn.qProj), ("k_proj", layer.selfAttn.kProj), ("up_proj", layer.mlp.upProj),
+                            ("down_proj", layer.mlp.downProj)] {
+            if let q = lin?.quantizedWeight { mats.append((name, q)) }
+        }
+        if let e = model.model.embedTokens.quantizedWeight { mats.append(("lm_head", e)) }
+        for (name, m) in mats {
+            let x = (0..<m.cols).map { Float(sin(Double($0))) }
+            var y = [Float](repeating: 0, count: m.rows)
+            let s = x.withUnsafeBufferPointer { xp in
+                y.withUnsafeMutableBufferPointer { yp in
+                    EngineBench.time { m.gemv(x: xp.baseAddress!, xRows: 1, y: yp.baseAddress!) }
+                }
+            }
+            emit(["bench": "gemv", "weight": name, "type": m.type.name, "shape": "\(m.rows)x\(m.cols)", "us": s * 1e6,
+                  "gmacs": Double(m.rows * m.cols) / s / 1e9, "isa": QuantizedMatrix.kernelISA])
         }
     }
 }

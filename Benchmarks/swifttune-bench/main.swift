@@ -6,8 +6,9 @@ import Tensors
 BLASRuntime.reexecWithOptimalCoreIfNeeded()
 Allocator.keepLargeBlocksInHeap()
 // `generate` takes the rest of the line (an optional model path) and is not part of the default set.
-if CommandLine.arguments.dropFirst().first == "generate" {
-    do { try GenerateBench.run(arguments: Array(CommandLine.arguments.dropFirst(2))) } catch {
+if let first = CommandLine.arguments.dropFirst().first, first == "generate" || first == "gemv" {
+    let rest = Array(CommandLine.arguments.dropFirst(2))
+    do { try first == "generate" ? GenerateBench.run(arguments: rest) : GenerateBench.gemv(arguments: rest) } catch {
         FileHandle.standardError.write(Data("generate benchmark: \(error)\n".utf8))
         exit(1)
     }

@@ -72,57 +72,78 @@ static void gemv_generic(int type, const uint8_t *w, size_t row_bytes, int n, in
 
 AVX512 static inline float half512(const uint8_t *p) { uint16_t h; memcpy(&h, p, 2); return _cvtsh_ss(h); }
 
-// Four rows at a time share the loads of x; one accumulator per row.
+// One block of one row as two 16-lane float vectors (values 0..15 and 16..31) and its scale d; for
+// Q4_1/Q5_1 the `m·Σx` term goes to *macc. `type` is a constant wherever this is inlined.
+AVX512 static inline __attribute__((always_inline))
+void block512(const int type, const uint8_t *row, int b, const float *xsum, __m512 *lo, __m512 *hi, float *d, float *macc) {
+    const __m512i low4 = _mm512_set1_epi32(15);
+    switch (type) {
+    case 8: { const uint8_t *p = row + b * 34; *d = half512(p);
+        *lo = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(p + 2))));
+        *hi = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(p + 18))));
+        break; }
+    case 2: { const uint8_t *p = row + b * 18; *d = half512(p);
+        __m512i q = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(p + 2)));
+        const __m512i eight = _mm512_set1_epi32(8);
+        *lo = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_and_si512(q, low4), eight));
+        *hi = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_srli_epi32(q, 4), eight));
+        break; }
+    case 3: { const uint8_t *p = row + b * 20; *d = half512(p);
+        *macc += half512(p + 2) * xsum[b];
+        __m512i q = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(p + 4)));
+        *lo = _mm512_cvtepi32_ps(_mm512_and_si512(q, low4));
+        *hi = _mm512_cvtepi32_ps(_mm512_srli_epi32(q, 4));
+        break; }
+    default: { // Q5_0 / Q5_1: fifth bits from qh, lane j <- bit j (values 0..15) and bit j+16 (16..31)
+        const int q51 = type == 7;
+        const uint8_t *p = row + b * (q51 ? 24 : 22); *d = half512(p);
+        uint32_t qh; memcpy(&qh, p + (q51 ? 4 : 2), 4);
+        if (q51) *macc += half512(p + 2) * xsum[b];
+        __m512i q = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(p + (q51 ? 8 : 6))));
+        __m512i l = _mm512_or_si512(_mm512_and_si512(q, low4), _mm512_maskz_set1_epi32((__mmask16)(qh & 0xFFFF), 16));
+        __m512i h = _mm512_or_si512(_mm512_srli_epi32(q, 4), _mm512_maskz_set1_epi32((__mmask16)(qh >> 16), 16));
+        if (!q51) { const __m512i sixteen = _mm512_set1_epi32(16); l = _mm512_sub_epi32(l, sixteen); h = _mm512_sub_epi32(h, sixteen); }
+        *lo = _mm512_cvtepi32_ps(l); *hi = _mm512_cvtepi32_ps(h);
+        break; }
+    }
+}
+
+// R rows at a time (R and type constant after inlining) share the loads of x; one accumulator each.
+AVX512 static inline __attribute__((always_inline))
+void rows512(const int type, const int R, const uint8_t *w, size_t row_bytes, int nb, const float *x, const float *xsum, float *y) {
+    __m512 acc[4]; float macc[4];
+    for (int i = 0; i < R; i++) { acc[i] = _mm512_setzero_ps(); macc[i] = 0; }
+    for (int b = 0; b < nb; b++) {
+        __m512 x0 = _mm512_loadu_ps(x + b * 32), x1 = _mm512_loadu_ps(x + b * 32 + 16);
+        for (int i = 0; i < R; i++) {
+            __m512 lo, hi; float d;
+            block512(type, w + (size_t)i * row_bytes, b, xsum, &lo, &hi, &d, &macc[i]);
+            acc[i] = _mm512_fmadd_ps(_mm512_set1_ps(d), _mm512_fmadd_ps(hi, x1, _mm512_mul_ps(lo, x0)), acc[i]);
+        }
+    }
+    for (int i = 0; i < R; i++) y[i] = _mm512_reduce_add_ps(acc[i]) + macc[i];
+}
+
+#define GEMV512(T, NAME) \
+AVX512 static void NAME(const uint8_t *w, size_t row_bytes, int n, int rows, const float *x, const float *xsum, float *y) { \
+    int r = 0, nb = n / 32; \
+    for (; r + 4 <= rows; r += 4) rows512(T, 4, w + (size_t)r * row_bytes, row_bytes, nb, x, xsum, y + r); \
+    for (; r < rows; r++) rows512(T, 1, w + (size_t)r * row_bytes, row_bytes, nb, x, xsum, y + r); \
+}
+GEMV512(2, gemv512_q4_0)
+GEMV512(3, gemv512_q4_1)
+GEMV512(6, gemv512_q5_0)
+GEMV512(7, gemv512_q5_1)
+GEMV512(8, gemv512_q8_0)
+
 AVX512 static void gemv_avx512(int type, const uint8_t *w, size_t row_bytes, int n, int rows,
                                const float *x, const float *xsum, float *y) {
-    int nb = n / 32;
-    const __m512i low4 = _mm512_set1_epi32(15);
-    int r = 0;
-    for (; r < rows; r += 4) {
-        int cnt = rows - r < 4 ? rows - r : 4;
-        __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
-        float macc[4] = {0, 0, 0, 0};
-        for (int b = 0; b < nb; b++) {
-            __m512 x0 = _mm512_loadu_ps(x + b * 32), x1 = _mm512_loadu_ps(x + b * 32 + 16);
-            for (int i = 0; i < cnt; i++) {
-                const uint8_t *row = w + (size_t)(r + i) * row_bytes;
-                __m512 lo, hi; float d;
-                switch (type) {
-                case 8: { const uint8_t *p = row + b * 34; d = half512(p);
-                    lo = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(p + 2))));
-                    hi = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(p + 18))));
-                    break; }
-                case 2: { const uint8_t *p = row + b * 18; d = half512(p);
-                    __m512i q = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(p + 2)));
-                    const __m512i eight = _mm512_set1_epi32(8);
-                    lo = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_and_si512(q, low4), eight));
-                    hi = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_srli_epi32(q, 4), eight));
-                    break; }
-                case 3: { const uint8_t *p = row + b * 20; d = half512(p);
-                    macc[i] += half512(p + 2) * xsum[b];
-                    __m512i q = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(p + 4)));
-                    lo = _mm512_cvtepi32_ps(_mm512_and_si512(q, low4));
-                    hi = _mm512_cvtepi32_ps(_mm512_srli_epi32(q, 4));
-                    break; }
-                default: { // Q5_0 / Q5_1: fifth bits from qh, lane j ↔ bit j (low half) and bit j+16 (high half)
-                    int q51 = type == 7;
-                    const uint8_t *p = row + b * (q51 ? 24 : 22); d = half512(p);
-                    uint32_t qh; memcpy(&qh, p + (q51 ? 4 : 2), 4);
-                    if (q51) macc[i] += half512(p + 2) * xsum[b];
-                    __m512i q = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(p + (q51 ? 8 : 6))));
-                    __m512i hb0 = _mm512_maskz_set1_epi32((__mmask16)(qh & 0xFFFF), 16);
-                    __m512i hb1 = _mm512_maskz_set1_epi32((__mmask16)(qh >> 16), 16);
-                    __m512i l = _mm512_or_si512(_mm512_and_si512(q, low4), hb0);
-                    __m512i h = _mm512_or_si512(_mm512_srli_epi32(q, 4), hb1);
-                    if (!q51) { const __m512i sixteen = _mm512_set1_epi32(16); l = _mm512_sub_epi32(l, sixteen); h = _mm512_sub_epi32(h, sixteen); }
-                    lo = _mm512_cvtepi32_ps(l); hi = _mm512_cvtepi32_ps(h);
-                    break; }
-                }
-                __m512 s = _mm512_fmadd_ps(hi, x1, _mm512_mul_ps(lo, x0));
-                acc[i] = _mm512_fmadd_ps(_mm512_set1_ps(d), s, acc[i]);
-            }
-        }
-        for (int i = 0; i < cnt; i++) y[r + i] = _mm512_reduce_add_ps(acc[i]) + macc[i];
+    switch (type) {
+    case 2: gemv512_q4_0(w, row_bytes, n, rows, x, xsum, y); break;
+    case 3: gemv512_q4_1(w, row_bytes, n, rows, x, xsum, y); break;
+    case 6: gemv512_q5_0(w, row_bytes, n, rows, x, xsum, y); break;
+    case 7: gemv512_q5_1(w, row_bytes, n, rows, x, xsum, y); break;
+    default: gemv512_q8_0(w, row_bytes, n, rows, x, xsum, y); break;
     }
 }
 

@@ -29,6 +29,7 @@ public final class MLP: Module {
             let gu = gateUpProj(x).chunk(2, dim: -1)
             return downProj(Ops.siluMul(gu[0], gu[1]))
         }
+        if let gu = Linear.fusedQuantizedForward([gateProj!, upProj!], x) { return downProj(Ops.siluMul(gu[0], gu[1])) }
         return downProj(Ops.siluMul(gateProj!(x), upProj!(x)))
     }
 }

@@ -25,7 +25,7 @@ public final class Linear: Module {
     public init(_ inFeatures: Int, _ outFeatures: Int, bias: Bool = false) {
         self.inFeatures = inFeatures
         self.outFeatures = outFeatures
-        weight = Parameter(Tensor.zeros([outFeatures, inFeatures]))
+        weight = Parameter(QuantizedOps.initialWeight([outFeatures, inFeatures]))
         self.bias = bias ? Parameter(Tensor.zeros([outFeatures])) : nil
     }
 
@@ -67,7 +67,7 @@ public final class Embedding: Module {
     public private(set) var quantizedWeight: QuantizedMatrix?
 
     public init(_ count: Int, _ dim: Int, paddingIdx: Int? = nil) {
-        weight = Parameter(Tensor.zeros([count, dim]))
+        weight = Parameter(QuantizedOps.initialWeight([count, dim]))
         self.paddingIdx = paddingIdx
     }
 

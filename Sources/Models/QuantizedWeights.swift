@@ -25,6 +25,21 @@ enum QuantizedOps {
         Tensor.full(Array(repeating: 1, count: shape.count), .nan).expand(shape)
     }
 
+    /// Builds modules whose `Linear`/`Embedding` weights start as placeholders instead of zeroed
+    /// float32 (for a loader that then sets every one of them, or throws): loading a quantised
+    /// model never holds the float32 model, not even zeroed. Per thread.
+    static func constructingWithPlaceholders<R>(_ body: () throws -> R) rethrows -> R {
+        let key = "SwiftTune.Models.placeholderWeights"
+        Thread.current.threadDictionary[key] = true
+        defer { Thread.current.threadDictionary.removeObject(forKey: key) }
+        return try body()
+    }
+
+    /// A new weight: zeros, or a placeholder inside `constructingWithPlaceholders`.
+    static func initialWeight(_ shape: [Int]) -> Tensor {
+        Thread.current.threadDictionary["SwiftTune.Models.placeholderWeights"] != nil ? placeholder(shape) : Tensor.zeros(shape)
+    }
+
     /// `x · Wᵀ + b` for x [..., cols] with W quantised [rows, cols] → [..., rows].
     static func linear(_ x: Tensor, _ w: QuantizedMatrix, bias: Tensor?) -> Tensor {
         let inF = w.cols, outF = w.rows
@@ -114,5 +129,41 @@ final class Scratch: @unchecked Sendable {
         lock.unlock()
         defer { lock.lock(); busy = false; lock.unlock() }
         return try body(b)
+    }
+}
+
+extension Linear {
+    /// Several quantised projections of the same few rows (q/k/v, gate/up) in one parallel region:
+    /// one dispatch and one set of block sums instead of one per layer (a decode step is a chain of
+    /// small products whose fixed costs add up). Nil when it does not apply: some layer is not
+    /// quantised or has adapters, the input has many rows, or autograd records this input.
+    static func fusedQuantizedForward(_ layers: [Linear], _ x: Tensor) -> [Tensor]? {
+        var mats: [QuantizedMatrix] = []
+        for l in layers {
+            guard let q = l.quantizedWeight, l.adapters.isEmpty, l.bias == nil else { return nil }
+            mats.append(q)
+        }
+        guard let cols = mats.first?.cols, mats.allSatisfy({ $0.cols == cols }), x.shape.last == cols,
+              !(isGradEnabled && x.requiresGrad) else { return nil }
+        let m = x.count / cols
+        guard m >= 1, m <= QuantizedOps.gemvRows else { return nil }
+        let outs = mats.map { Tensor.zeros(Array(x.shape.dropLast()) + [$0.rows]) }
+        let ys = outs.map { $0.storage.base.assumingMemoryBound(to: Float.self) }
+        var starts = [0]
+        for q in mats { starts.append(starts.last! + q.rows) }
+        let total = starts.last!
+        x.withContiguousFloats { xp in
+            let sums = UnsafeMutablePointer<Float>.allocate(capacity: m * (cols / 32))
+            defer { sums.deallocate() }
+            for r in 0..<m { QuantizedMatrix.blockSums(xp + r * cols, cols, into: sums + r * (cols / 32)) }
+            Parallel.forRanges(total, grain: Swift.max(8, 65536 / cols)) { range in
+                for (i, q) in mats.enumerated() {
+                    let lo = Swift.max(range.lowerBound, starts[i]) - starts[i]
+                    let hi = Swift.min(range.upperBound, starts[i + 1]) - starts[i]
+                    if lo < hi { q.gemvRows(lo..<hi, x: xp, xRows: m, sums: sums, y: ys[i], bias: nil) }
+                }
+            }
+        }
+        return outs
     }
 }

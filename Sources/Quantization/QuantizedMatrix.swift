@@ -75,7 +75,7 @@ public final class QuantizedMatrix: @unchecked Sendable {
 
     /// Per-32-block sums of x (`cols / 32` floats), read by the Q4_1/Q5_1 kernels' `m·Σx` term.
     @inline(__always)
-    static func blockSums(_ x: UnsafePointer<Float>, _ n: Int, into s: UnsafeMutablePointer<Float>) {
+    public static func blockSums(_ x: UnsafePointer<Float>, _ n: Int, into s: UnsafeMutablePointer<Float>) {
         for b in 0..<(n / 32) {
             let xb = UnsafeRawPointer(x + b * 32)
             let v = xb.loadUnaligned(as: SIMD16<Float>.self) + xb.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)

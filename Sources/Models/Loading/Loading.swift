@@ -73,7 +73,8 @@ extension CausalLM {
     static func loadGGUF(_ path: String, _ options: LoadOptions) throws -> CausalLM {
         let gguf = try GGUFFile(path: path)
         let config = try ModelConfig(gguf: gguf)
-        let model = CausalLM(config: config)
+        // Every weight is set below (or loading throws), so none is allocated up front.
+        let model = QuantizedOps.constructingWithPlaceholders { CausalLM(config: config) }
         var byHF: [String: GGUFTensorInfo] = [:]
         for info in gguf.tensors { if let hf = hfName(gguf: info.name) { byHF[hf] = info } }
         // Weights that may stay quantised: every Linear's and the embedding's, by parameter name.
