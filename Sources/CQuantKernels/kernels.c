@@ -64,6 +64,38 @@ static void gemv_generic(int type, const uint8_t *w, size_t row_bytes, int n, in
     }
 }
 
+// Bit-exact dequantisation needs each product rounded before the sum.
+#pragma STDC FP_CONTRACT OFF
+
+static void dequant_generic(int type, const uint8_t *w, size_t row_bytes, int n, int rows, float *out) {
+    int nb = n / 32;
+    for (int r = 0; r < rows; r++) {
+        const uint8_t *row = w + (size_t)r * row_bytes;
+        for (int b = 0; b < nb; b++) {
+            float *o = out + (size_t)r * n + b * 32;
+            switch (type) {
+            case 8: { const uint8_t *p = row + b * 34; const int8_t *q = (const int8_t *)(p + 2); float d = stq_half(p);
+                for (int j = 0; j < 32; j++) o[j] = (float)q[j] * d; break; }
+            case 2: { const uint8_t *p = row + b * 18, *q = p + 2; float d = stq_half(p);
+                for (int j = 0; j < 16; j++) { o[j] = d * (float)((q[j] & 15) - 8); o[j + 16] = d * (float)((q[j] >> 4) - 8); } break; }
+            case 3: { const uint8_t *p = row + b * 20, *q = p + 4; float d = stq_half(p), m = stq_half(p + 2);
+                for (int j = 0; j < 16; j++) { float a = d * (float)(q[j] & 15), c = d * (float)(q[j] >> 4); o[j] = a + m; o[j + 16] = c + m; } break; }
+            default: {
+                int q51 = type == 7;
+                const uint8_t *p = row + b * (q51 ? 24 : 22), *q = p + (q51 ? 8 : 6);
+                float d = stq_half(p), m = q51 ? stq_half(p + 2) : 0;
+                uint32_t qh; memcpy(&qh, p + (q51 ? 4 : 2), 4);
+                for (int j = 0; j < 16; j++) {
+                    int lo = (q[j] & 15) | (((qh >> j) & 1) << 4), hi = (q[j] >> 4) | (((qh >> (j + 16)) & 1) << 4);
+                    if (q51) { float a = d * (float)lo, c = d * (float)hi; o[j] = a + m; o[j + 16] = c + m; }
+                    else { o[j] = d * (float)(lo - 16); o[j + 16] = d * (float)(hi - 16); }
+                }
+                break; }
+            }
+        }
+    }
+}
+
 #ifdef STQ_X86
 // MARK: AVX-512 (F, BW)
 
@@ -146,6 +178,37 @@ AVX512 static void gemv_avx512(int type, const uint8_t *w, size_t row_bytes, int
     default: gemv512_q8_0(w, row_bytes, n, rows, x, xsum, y); break;
     }
 }
+
+// Dequantisation: block512 gives the integer values (already offset for Q4_0/Q5_0) as floats; the
+// scale multiplies and the min adds as separate, rounded operations, as in gguf-py.
+AVX512 static inline __attribute__((always_inline))
+void dequant512_t(const int type, const uint8_t *w, size_t row_bytes, int n, int rows, float *out) {
+    int nb = n / 32;
+    for (int r = 0; r < rows; r++) {
+        const uint8_t *row = w + (size_t)r * row_bytes;
+        for (int b = 0; b < nb; b++) {
+            __m512 lo, hi; float d, unused = 0;
+            block512(type, row, b, NULL, &lo, &hi, &d, &unused);
+            __m512 dv = _mm512_set1_ps(d);
+            lo = _mm512_mul_ps(lo, dv); hi = _mm512_mul_ps(hi, dv);
+            if (type == 3 || type == 7) {
+                const uint8_t *p = row + b * (type == 3 ? 20 : 24);
+                __m512 mv = _mm512_set1_ps(half512(p + 2));
+                lo = _mm512_add_ps(lo, mv); hi = _mm512_add_ps(hi, mv);
+            }
+            float *o = out + (size_t)r * n + b * 32;
+            _mm512_storeu_ps(o, lo); _mm512_storeu_ps(o + 16, hi);
+        }
+    }
+}
+
+#define DEQ512(T, NAME) \
+AVX512 static void NAME(const uint8_t *w, size_t row_bytes, int n, int rows, float *out) { dequant512_t(T, w, row_bytes, n, rows, out); }
+DEQ512(2, deq512_q4_0)
+DEQ512(3, deq512_q4_1)
+DEQ512(6, deq512_q5_0)
+DEQ512(7, deq512_q5_1)
+DEQ512(8, deq512_q8_0)
 
 // MARK: AVX2 (eight lanes: each 16-value half of a block in two steps)
 
@@ -238,6 +301,24 @@ int stq_set_isa(int level) {
     int best = stq_isa();
     stq_isa_cached = level < best ? (level < 0 ? 0 : level) : best;
     return stq_isa_cached;
+}
+
+int stq_dequant_rows(int type, const void *w, size_t row_bytes, int n, int rows, float *out) {
+    if (!stq_has_kernel(type)) return -1;
+    const uint8_t *p = (const uint8_t *)w;
+#ifdef STQ_X86
+    if (stq_isa() == 2) {
+        switch (type) {
+        case 2: deq512_q4_0(p, row_bytes, n, rows, out); return 0;
+        case 3: deq512_q4_1(p, row_bytes, n, rows, out); return 0;
+        case 6: deq512_q5_0(p, row_bytes, n, rows, out); return 0;
+        case 7: deq512_q5_1(p, row_bytes, n, rows, out); return 0;
+        default: deq512_q8_0(p, row_bytes, n, rows, out); return 0;
+        }
+    }
+#endif
+    dequant_generic(type, p, row_bytes, n, rows, out);
+    return 0;
 }
 
 int stq_has_kernel(int type) { return type == 2 || type == 3 || type == 6 || type == 7 || type == 8; }

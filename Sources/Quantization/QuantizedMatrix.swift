@@ -59,8 +59,8 @@ public final class QuantizedMatrix: @unchecked Sendable {
     /// Dequantises rows `range` into `destination` (`range.count * cols` floats, row after row),
     /// bit for bit as `GGMLDequantizer`. Single-threaded: call it from your own parallel loop.
     public func dequantizeRows(_ range: Range<Int>, into destination: UnsafeMutablePointer<Float>) {
-        GGMLDequantizer.dequantizeBlocks(type, source: rowPointer(range.lowerBound), blocks: range.count * cols / type.blockSize,
-                                         destination: destination)
+        guard !range.isEmpty else { return }
+        _ = stq_dequant_rows(Int32(type.rawValue), rowPointer(range.lowerBound), rowBytes, Int32(cols), Int32(range.count), destination)
     }
 
     /// All values as float32 [rows * cols].

@@ -66,16 +66,25 @@ final class QuantizedMatrixTests: XCTestCase {
         XCTAssertGreaterThan(checked, 0)
     }
 
+    /// Dequantised rows (the prefill path) equal GGMLDequantizer's bit for bit, rows permuted as asked,
+    /// for every type and instruction-set variant.
     func testRowOrderAndDequantizedRows() throws {
-        let type = GGMLType.q4_1, rows = 6, cols = 64
-        let bytes = randomBlocks(type, rows: rows, cols: cols, seed: 7)
-        let order = [3, 0, 5, 1, 4, 2]
-        let m = try bytes.withUnsafeBytes { try QuantizedMatrix(type: type, rows: rows, cols: cols, bytes: $0, rowOrder: order) }
-        let w = try bytes.withUnsafeBytes { try GGMLDequantizer.dequantize(type, $0) }
-        let got = m.dequantized()
-        for i in 0..<rows {
-            XCTAssertEqual(Array(got[(i * cols)..<((i + 1) * cols)]).map(\.bitPattern),
-                           Array(w[(order[i] * cols)..<((order[i] + 1) * cols)]).map(\.bitPattern), "row \(i)")
+        let original = QuantizedMatrix.setKernelISA(maxLevel: 2)
+        defer { QuantizedMatrix.setKernelISA(maxLevel: original) }
+        for level in 0...original {
+            QuantizedMatrix.setKernelISA(maxLevel: level)
+            for type in Self.types {
+                let rows = 6, cols = 96
+                let bytes = randomBlocks(type, rows: rows, cols: cols, seed: 7 + UInt64(type.rawValue))
+                let order = [3, 0, 5, 1, 4, 2]
+                let m = try bytes.withUnsafeBytes { try QuantizedMatrix(type: type, rows: rows, cols: cols, bytes: $0, rowOrder: order) }
+                let w = try bytes.withUnsafeBytes { try GGMLDequantizer.dequantize(type, $0) }
+                let got = m.dequantized()
+                for i in 0..<rows {
+                    XCTAssertEqual(Array(got[(i * cols)..<((i + 1) * cols)]).map(\.bitPattern),
+                                   Array(w[(order[i] * cols)..<((order[i] + 1) * cols)]).map(\.bitPattern), "\(type) isa \(level) row \(i)")
+                }
+            }
         }
     }
 

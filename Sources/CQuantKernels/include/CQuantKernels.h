@@ -15,6 +15,11 @@
 int stq_gemv_rows(int type, const void *w, size_t row_bytes, int n, int rows,
                   const float *x, const float *xsum, float *y);
 
+/// Dequantises `rows` rows (n values each, `row_bytes` apart) into out (rows·n floats), bit for bit
+/// as gguf-py: `d·q + m` and `d·(q − 8)` rounded as a product then a sum (never fused). Same types
+/// as stq_gemv_rows; returns -1 for others.
+int stq_dequant_rows(int type, const void *w, size_t row_bytes, int n, int rows, float *out);
+
 /// 1 when `type` has a kernel here.
 int stq_has_kernel(int type);
 
