@@ -21,7 +21,9 @@ let package = Package(
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev"])]),
         .target(name: "Tensors", dependencies: ["CBLAS"], exclude: ["Kernels/README.md"], swiftSettings: fast),
-        .target(name: "Quantization", dependencies: ["Tensors"], swiftSettings: fast),
+        // Quantised-weight dot products with AVX-512/AVX2 variants picked at run time (Swift builds for baseline x86-64).
+        .target(name: "CQuantKernels", cSettings: [.unsafeFlags(["-O3"])]),
+        .target(name: "Quantization", dependencies: ["Tensors", "CQuantKernels"], swiftSettings: fast),
         // JSON in and out for every module that reads or writes it (no dependencies).
         .target(name: "JSONCore", swiftSettings: fast),
         .target(name: "ModelIO", dependencies: ["Tensors", "Quantization", "JSONCore"], swiftSettings: fast),
@@ -41,7 +43,7 @@ let package = Package(
             swiftSettings: fast),
         .executableTarget(
             name: "swifttune-bench",
-            dependencies: ["Tensors", "Tokenizers", "CBLAS", "Models", "LoRA", "Training"],
+            dependencies: ["Tensors", "Tokenizers", "CBLAS", "Models", "Generation", "Quantization", "LoRA", "Training"],
             path: "Benchmarks/swifttune-bench", swiftSettings: fast),
         .testTarget(name: "JSONCoreTests", dependencies: ["JSONCore"], exclude: ["Fixtures"]),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"], resources: [.copy("Fixtures")]),

@@ -61,6 +61,8 @@ public final class Attention: Module {
         if let qkvProj {
             let parts = qkvProj(x).split([numHeads * headDim, numKVHeads * headDim, numKVHeads * headDim], dim: -1)
             (q, k, v) = (parts[0], parts[1], parts[2])
+        } else if let qkv = Linear.fusedQuantizedForward([qProj!, kProj!, vProj!], x) {
+            (q, k, v) = (qkv[0], qkv[1], qkv[2])
         } else {
             (q, k, v) = (qProj!(x), kProj!(x), vProj!(x))
         }

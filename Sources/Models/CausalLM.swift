@@ -29,6 +29,7 @@ public final class MLP: Module {
             let gu = gateUpProj(x).chunk(2, dim: -1)
             return downProj(Ops.siluMul(gu[0], gu[1]))
         }
+        if let gu = Linear.fusedQuantizedForward([gateProj!, upProj!], x) { return downProj(Ops.siluMul(gu[0], gu[1])) }
         return downProj(Ops.siluMul(gateProj!(x), upProj!(x)))
     }
 }
@@ -111,6 +112,7 @@ public final class CausalLM: Module {
         let h = try hiddenStates(inputIds: inputIds, attentionMask: attentionMask, positionIds: positionIds,
                                  cache: cache, lastOnly: lastOnly)
         if let lmHead { return lmHead(h) }
+        if let q = model.embedTokens.quantizedWeight { return QuantizedOps.linear(h, q, bias: nil) }
         return Ops.linear(h, weight: model.embedTokens.weight.value, bias: nil)
     }
 

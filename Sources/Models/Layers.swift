@@ -1,3 +1,4 @@
+import Quantization
 import Tensors
 
 /// Something that adds to (or rewrites) a `Linear`'s output, e.g. a LoRA adapter:
@@ -17,11 +18,14 @@ public final class Linear: Module {
     public let inFeatures: Int, outFeatures: Int
     /// Adapters applied after the base projection, in order.
     public var adapters: [(name: String, adapter: LinearAdapter)] = []
+    /// The frozen weight in a GGUF block format (`LoadOptions.keepQuantized`); when set, the layer
+    /// computes with it and `weight.value` is a NaN placeholder of the same shape.
+    public private(set) var quantizedWeight: QuantizedMatrix?
 
     public init(_ inFeatures: Int, _ outFeatures: Int, bias: Bool = false) {
         self.inFeatures = inFeatures
         self.outFeatures = outFeatures
-        weight = Parameter(Tensor.zeros([outFeatures, inFeatures]))
+        weight = Parameter(QuantizedOps.initialWeight([outFeatures, inFeatures]))
         self.bias = bias ? Parameter(Tensor.zeros([outFeatures])) : nil
     }
 
@@ -35,8 +39,18 @@ public final class Linear: Module {
         adapters.compactMap { a in (a.adapter as? Module).map { (a.name, $0) } }
     }
 
+    /// Makes the layer compute with `w` (shape [outFeatures, inFeatures]) and frees its float weight.
+    public func setQuantizedWeight(_ w: QuantizedMatrix) throws {
+        guard w.rows == outFeatures, w.cols == inFeatures else {
+            throw ModelError.invalidInput("quantised weight [\(w.rows), \(w.cols)] does not fit Linear(\(inFeatures), \(outFeatures))")
+        }
+        quantizedWeight = w
+        weight.value = QuantizedOps.placeholder([outFeatures, inFeatures])
+    }
+
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        var y = Ops.linear(x, weight: weight.value, bias: bias?.value)
+        var y = quantizedWeight.map { QuantizedOps.linear(x, $0, bias: bias?.value) }
+            ?? Ops.linear(x, weight: weight.value, bias: bias?.value)
         for a in adapters { y = a.adapter.forward(x, base: y) }
         return y
     }
@@ -48,15 +62,29 @@ public final class Embedding: Module {
     public let weight: Parameter
     public let paddingIdx: Int?
 
+    /// The frozen table in a GGUF block format (`LoadOptions.keepQuantized`); when set, lookups
+    /// dequantise the rows they need and `weight.value` is a NaN placeholder of the same shape.
+    public private(set) var quantizedWeight: QuantizedMatrix?
+
     public init(_ count: Int, _ dim: Int, paddingIdx: Int? = nil) {
-        weight = Parameter(Tensor.zeros([count, dim]))
+        weight = Parameter(QuantizedOps.initialWeight([count, dim]))
         self.paddingIdx = paddingIdx
+    }
+
+    /// Makes lookups (and a tied output head) read `w` ([count, dim]) and frees the float table.
+    public func setQuantizedWeight(_ w: QuantizedMatrix) throws {
+        guard [w.rows, w.cols] == weight.value.shape else {
+            throw ModelError.invalidInput("quantised table [\(w.rows), \(w.cols)] does not fit Embedding \(weight.value.shape)")
+        }
+        weight.value = QuantizedOps.placeholder([w.rows, w.cols])
+        quantizedWeight = w
     }
 
     public override var ownParameters: [(String, Parameter)] { [("weight", weight)] }
 
     /// Rows for integer ids of any shape → [ids.shape..., dim]. Throws on an id outside the vocabulary.
     public func callAsFunction(_ ids: Tensor) throws -> Tensor {
+        if let quantizedWeight { return try QuantizedOps.embedding(ids, quantizedWeight) }
         let out = try embedding(ids, weight: weight.value)
         guard let paddingIdx, out.requiresGrad else { return out }
         let isPad = ids.toIntArray().map { $0 == paddingIdx ? 1 : 0 }

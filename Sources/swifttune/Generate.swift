@@ -37,7 +37,8 @@ struct ChatSession {
     let eosTokenIds: [Int]
 
     init(_ options: ModelOptions) throws {
-        var model = try CausalLM.load(path: options.model)
+        // GGUF weights stay in their blocks for inference, unless adapters must be merged into float weights.
+        var model = try CausalLM.load(path: options.model, options: LoadOptions(keepQuantized: options.adapter.isEmpty))
         for folder in options.adapter {
             // Merging each adapter into the base sums their updates, which is what several adapters
             // active together compute.

@@ -134,15 +134,18 @@ final class SmolLM2GreedyTests: XCTestCase {
             return
         }
         let file = try JSONDecoder().decode(File.self, from: Data(contentsOf: Paths.fixtures.appendingPathComponent("smollm2/greedy.json")))
-        let gen = Generator(model: try CausalLM.load(path: Paths.smolLM2))
-        let cfg = GenerationConfig(maxNewTokens: file.max_new_tokens, eosTokenIds: [])
-        for (i, c) in file.cases.enumerated() {
-            XCTAssertEqual(try gen.generate(promptIds: c.prompt_ids, config: cfg).tokens, c.new_ids, "prompt \(i)")
+        // Float32 weights, then the GGUF blocks kept (Q4_1 layers, Q8_0 embedding and tied head).
+        for quantized in [false, true] {
+            let gen = Generator(model: try CausalLM.load(path: Paths.smolLM2, options: LoadOptions(keepQuantized: quantized)))
+            let cfg = GenerationConfig(maxNewTokens: file.max_new_tokens, eosTokenIds: [])
+            for (i, c) in file.cases.enumerated() {
+                XCTAssertEqual(try gen.generate(promptIds: c.prompt_ids, config: cfg).tokens, c.new_ids, "prompt \(i) quantized=\(quantized)")
+            }
+            // Three prompts batched with left padding give the same tokens.
+            let three = file.cases.prefix(3).map(\.prompt_ids)
+            let batch = try gen.generate(batch: three, config: cfg)
+            for i in 0..<3 { XCTAssertEqual(batch[i].tokens, file.cases[i].new_ids, "batched prompt \(i) quantized=\(quantized)") }
         }
-        // Three prompts batched with left padding give the same tokens.
-        let three = file.cases.prefix(3).map(\.prompt_ids)
-        let batch = try gen.generate(batch: three, config: cfg)
-        for i in 0..<3 { XCTAssertEqual(batch[i].tokens, file.cases[i].new_ids, "batched prompt \(i)") }
     }
 }
 

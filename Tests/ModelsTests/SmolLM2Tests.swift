@@ -14,7 +14,7 @@ final class SmolLM2Tests: XCTestCase {
     }
 
     /// The loaded model, or nil (with a printed note) when the file is absent and not required.
-    static func model() throws -> CausalLM? {
+    static func model(keepQuantized: Bool = false) throws -> CausalLM? {
         guard FileManager.default.fileExists(atPath: ggufPath) else {
             if ProcessInfo.processInfo.environment["SWIFTTUNE_REQUIRE_MODEL"] != nil {
                 throw ModelError.invalidFile(file: ggufPath, "SWIFTTUNE_REQUIRE_MODEL is set but the model is absent; run scripts/fetch-model.sh")
@@ -22,7 +22,7 @@ final class SmolLM2Tests: XCTestCase {
             print("note: \(ggufPath) is absent; skipping the SmolLM2 parity test (run scripts/fetch-model.sh)")
             return nil
         }
-        return try CausalLM.load(path: ggufPath)
+        return try CausalLM.load(path: ggufPath, options: LoadOptions(keepQuantized: keepQuantized))
     }
 
     func testConfigFromGGUF() throws {
@@ -35,8 +35,18 @@ final class SmolLM2Tests: XCTestCase {
         XCTAssertEqual(c.eosTokenIds, [2])
     }
 
-    func testLogitsMatchTransformers() throws {
-        guard let model = try Self.model() else { return }
+    func testLogitsMatchTransformers() throws { try checkLogits(keepQuantized: false) }
+
+    /// The same with the weights kept in their GGUF blocks (Q4_1 layers, Q8_0 embedding and tied head).
+    func testQuantizedLogitsMatchTransformers() throws { try checkLogits(keepQuantized: true) }
+
+    func checkLogits(keepQuantized: Bool) throws {
+        guard let model = try Self.model(keepQuantized: keepQuantized) else { return }
+        if keepQuantized {
+            XCTAssertNotNil(model.model.embedTokens.quantizedWeight)
+            XCTAssertNotNil(model.model.layers[0].selfAttn.qProj?.quantizedWeight)
+            XCTAssertNotNil(model.model.layers[29].mlp.downProj.quantizedWeight)
+        }
         let ref = try Fixtures.tensors(Fixtures.folder("smollm2").appendingPathComponent("logits.safetensors"))
         let vocabIds = ref["vocab_ids"]!.toIntArray()
         for impl in AttentionImplementation.allCases {
@@ -47,12 +57,12 @@ final class SmolLM2Tests: XCTestCase {
                 let logits = try withNoGrad { try model.forward(inputIds: ids.reshape([1, t])) }
                 let all = logits.toFloatArray(), v = model.config.vocabSize
                 let last = Array(all[((t - 1) * v)..<(t * v)])
-                XCTAssertLessThan(maxAbsDiff(last, ref["p\(p).last_logits"]!.toFloatArray()), 1e-3, "prompt \(p) \(impl): last logits")
+                XCTAssertLessThan(maxAbsDiff(last, ref["p\(p).last_logits"]!.toFloatArray()), 1e-3, "prompt \(p) \(impl) quantized=\(keepQuantized): last logits")
                 var sampled = [Float]()
                 for i in 0..<t { for id in vocabIds { sampled.append(all[i * v + id]) } }
-                XCTAssertLessThan(maxAbsDiff(sampled, ref["p\(p).sampled_logits"]!.toFloatArray()), 1e-3, "prompt \(p) \(impl): sampled logits")
+                XCTAssertLessThan(maxAbsDiff(sampled, ref["p\(p).sampled_logits"]!.toFloatArray()), 1e-3, "prompt \(p) \(impl) quantized=\(keepQuantized): sampled logits")
                 let argmax = logits.argmax(dim: -1).toIntArray()
-                XCTAssertEqual(argmax, ref["p\(p).argmax"]!.toIntArray(), "prompt \(p) \(impl): argmax")
+                XCTAssertEqual(argmax, ref["p\(p).argmax"]!.toIntArray(), "prompt \(p) \(impl) quantized=\(keepQuantized): argmax")
             }
         }
     }
