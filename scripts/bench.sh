@@ -5,8 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/blas-env.sh
 PYTHON=${PYTHON:-python3}
-swift build -c release --product swifttune-bench >/dev/null
+# NO_BUILD=1 BENCH=path/to/swifttune-bench: use a binary built elsewhere.
+BENCH=${BENCH:-.build/release/swifttune-bench}
+if [ -z "${NO_BUILD:-}" ]; then swift build -c release --product swifttune-bench >/dev/null; fi
 out=$(mktemp)
-.build/release/swifttune-bench "$@" | tee -a "$out"
+"$BENCH" "$@" | tee -a "$out"
 "$PYTHON" scripts/bench_torch.py "$@" | tee -a "$out"
 "$PYTHON" scripts/bench_compare.py < "$out"

@@ -18,8 +18,8 @@ import Tensors
 enum QuantizedOps {
     /// Up to this many rows take the GEMV kernel; beyond, dequantised panels and sgemm win.
     static let gemvRows = 8
-    /// Floats per dequantised panel (4 MiB): a panel stays in L2/L3 while sgemm reads it.
-    static let panelFloats = 1 << 20
+    /// Bytes per dequantised panel: one per worker, small enough to stay in L2 while sgemm reads it.
+    static let panelBytes = 256 << 10
 
     static func placeholder(_ shape: [Int]) -> Tensor {
         Tensor.full(Array(repeating: 1, count: shape.count), .nan).expand(shape)
@@ -69,20 +69,30 @@ enum QuantizedOps {
         return out
     }
 
-    /// y [m, rows] = x [m, cols] · Wᵀ, a panel of W rows at a time.
+    /// y [m, rows] = x [m, cols] · Wᵀ, a panel of W rows at a time. Each worker dequantises its own
+    /// panels into a private L2-sized buffer and multiplies them with a single-threaded sgemm: the
+    /// panel is still in cache when sgemm reads it, and OpenBLAS's own threads never sit spinning
+    /// while the workers dequantise (they would compete for the same two cores).
     static func panelMatmul(_ x: UnsafePointer<Float>, m: Int, _ w: QuantizedMatrix, y: UnsafeMutablePointer<Float>) {
         let k = w.cols, n = w.rows
-        let panelRows = Swift.max(1, Swift.min(n, panelFloats / k))
-        Scratch.shared.with(count: panelRows * k) { panel in
-            var n0 = 0
-            while n0 < n {
-                let p = Swift.min(panelRows, n - n0)
-                Parallel.forRanges(p, grain: Swift.max(1, 16384 / k)) { r in
-                    w.dequantizeRows((n0 + r.lowerBound)..<(n0 + r.upperBound), into: panel + r.lowerBound * k)
-                }
+        // ~256 KiB per panel, and a panel count that is a multiple of the workers so both cores get
+        // equal shares (k/v projections have only 192 rows); rows rounded to 16 for sgemm's kernels.
+        let workers = Parallel.workers
+        let target = Swift.max(16, panelBytes / 4 / Swift.max(k, 1))
+        let panelCount = ((n + target - 1) / target + workers - 1) / workers * workers
+        let panelRows = Swift.max(16, ((n + panelCount - 1) / panelCount + 15) / 16 * 16)
+        let panels = (n + panelRows - 1) / panelRows
+        let saved = openblas_get_num_threads()
+        if saved > 1 { openblas_set_num_threads(1) }
+        defer { if saved > 1 { openblas_set_num_threads(saved) } }
+        Parallel.forRanges(panels, grain: 1) { range in
+            let panel = UnsafeMutablePointer<Float>.allocate(capacity: panelRows * k)
+            defer { panel.deallocate() }
+            for pi in range {
+                let n0 = pi * panelRows, p = Swift.min(panelRows, n - n0)
+                w.dequantizeRows(n0..<(n0 + p), into: panel)
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(p), Int32(k), 1,
                             x, Int32(k), panel, Int32(k), 0, y + n0, Int32(n))
-                n0 += p
             }
         }
     }
@@ -98,37 +108,6 @@ enum QuantizedOps {
         let o = out.storage.base.assumingMemoryBound(to: Float.self)
         for (i, id) in list.enumerated() { w.dequantizeRows(id..<(id + 1), into: o + i * d) }
         return out
-    }
-}
-
-/// One growing float32 buffer reused across calls (prefill dequantises every weight of every layer
-/// once per pass; a fresh allocation each time would page-fault megabytes per call). A second,
-/// concurrent user gets a temporary buffer.
-final class Scratch: @unchecked Sendable {
-    static let shared = Scratch()
-    private let lock = NSLock()
-    private var buffer: UnsafeMutablePointer<Float>? = nil
-    private var capacity = 0
-    private var busy = false
-
-    func with<R>(count: Int, _ body: (UnsafeMutablePointer<Float>) throws -> R) rethrows -> R {
-        lock.lock()
-        if busy {
-            lock.unlock()
-            let tmp = UnsafeMutablePointer<Float>.allocate(capacity: count)
-            defer { tmp.deallocate() }
-            return try body(tmp)
-        }
-        busy = true
-        if capacity < count {
-            buffer?.deallocate()
-            buffer = UnsafeMutablePointer<Float>.allocate(capacity: count)
-            capacity = count
-        }
-        let b = buffer!
-        lock.unlock()
-        defer { lock.lock(); busy = false; lock.unlock() }
-        return try body(b)
     }
 }
 
