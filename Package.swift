@@ -32,7 +32,7 @@ let package = Package(
         .target(name: "Datasets", dependencies: ["Tokenizers", "ChatTemplates", "JSONCore"], swiftSettings: fast),
         .target(name: "Models", dependencies: ["Tensors", "Quantization", "ModelIO"], swiftSettings: fast),
         .target(name: "Generation", dependencies: ["Models"], swiftSettings: fast),
-        .target(name: "LoRA", dependencies: ["Models", "ModelIO", "Tensors"], swiftSettings: fast),
+        .target(name: "LoRA", dependencies: ["Models", "ModelIO", "Tensors", "JSONCore"], swiftSettings: fast),
         .target(name: "Training", dependencies: ["Models", "LoRA", "Datasets", "Tokenizers", "ChatTemplates", "ModelIO", "Tensors"],
                 swiftSettings: fast),
         .executableTarget(

@@ -1,4 +1,5 @@
 import Foundation
+import JSONCore
 
 /// Which modules get LoRA layers (PEFT `target_modules`).
 public enum TargetModules: Equatable, Sendable {
@@ -195,19 +196,35 @@ public struct LoraConfig: Equatable, Sendable, Codable {
         try c.encode("LORA", forKey: .peftType)
     }
 
-    /// The full adapter_config.json object PEFT 0.21 writes: every key it writes, SwiftTune's values for
-    /// the modelled ones and PEFT's defaults for the rest.
+    /// The full adapter_config.json PEFT 0.21 writes, byte for byte as its `json.dumps(indent=2,
+    /// sort_keys=True)`: every key it writes, SwiftTune's values for the modelled ones and PEFT's
+    /// defaults for the rest.
     public func jsonData() throws -> Data {
-        let enc = JSONEncoder()
-        var obj = try JSONSerialization.jsonObject(with: enc.encode(self)) as? [String: Any] ?? [:]
-        for (k, v) in LoraConfig.passiveKeys where obj[k] == nil { obj[k] = v }
-        obj["peft_version"] = "0.21.2"
+        guard case .object(var obj) = try JSONParser.parse(String(decoding: JSONEncoder().encode(self), as: UTF8.self)) else {
+            throw LoRAError.invalidConfig(field: "adapter_config", "did not encode as a JSON object")
+        }
+        for (k, v) in LoraConfig.passiveKeys where obj[k] == nil { obj[k] = LoraConfig.jsonValue(v) }
+        obj["peft_version"] = .string("0.21.2")
         // Whole-number floats as PEFT writes them (lora_alpha 16 stays an int in Python when given as int).
-        if loraAlpha == loraAlpha.rounded() { obj["lora_alpha"] = Int(loraAlpha) }
-        obj["alpha_pattern"] = alphaPattern.mapValues { $0 == $0.rounded() ? Int($0) as Any : $0 as Any }
+        func number(_ d: Double) -> JSONValue { d == d.rounded() && abs(d) < 1e15 ? .int(Int(d)) : .double(d) }
+        obj["lora_alpha"] = number(loraAlpha)
+        obj["lora_dropout"] = .double(loraDropout)  // a Python float, 0.0 included
+        obj["alpha_pattern"] = .object(JSONObject(alphaPattern.sorted { $0.key < $1.key }.map { ($0.key, number($0.value)) }))
         for k in ["target_modules", "modules_to_save", "layers_to_transform", "layers_pattern", "task_type",
-                  "base_model_name_or_path", "revision", "exclude_modules"] where obj[k] == nil { obj[k] = NSNull() }
-        return try JSONSerialization.data(withJSONObject: obj, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+                  "base_model_name_or_path", "revision", "exclude_modules"] where obj[k] == nil { obj[k] = .null }
+        return Data(JSONWriter.string(.object(obj), options: .python(indent: 2, sortKeys: true)).utf8)
+    }
+
+    /// The passive defaults (Foundation values) as JSON.
+    static func jsonValue(_ v: Any) -> JSONValue {
+        switch v {
+        case is NSNull: return .null
+        case let b as Bool: return .bool(b)
+        case let i as Int: return .int(i)
+        case let s as String: return .string(s)
+        case let d as [String: Any]: return .object(JSONObject(d.sorted { $0.key < $1.key }.map { ($0.key, jsonValue($0.value)) }))
+        default: return .null
+        }
     }
 
     /// Reads an adapter_config.json.

@@ -339,7 +339,8 @@ public final class Trainer {
             ("scheduler", .object(JSONObject([("type", .string(args.lrSchedulerType.rawValue)), ("warmup_steps", .int(schedule.warmupSteps)),
                                                 ("last_epoch", .int(globalStep))]))),
         ]))
-        try writeAtomically(JSONWriter.string(state), to: tmp + "/trainer_state.json")
+        // Laid out as HF's TrainerState.save_to_json: json.dumps(indent=2, sort_keys=True) + "\n".
+        try writeAtomically(JSONWriter.string(state, options: .python(indent: 2, sortKeys: true)) + "\n", to: tmp + "/trainer_state.json")
         if let lora = model.lora {
             // HF keeps torch's RNG states in rng_state.pth; the only random stream here is LoRA dropout.
             let words = lora.dropoutRNGState.sorted { $0.key < $1.key }.map { (k, v) in

@@ -205,3 +205,21 @@ final class HostileAdapterTests: XCTestCase {
         }
     }
 }
+
+/// adapter_config.json as PEFT writes it, byte for byte (its json.dumps(indent=2, sort_keys=True)).
+final class AdapterConfigBytesTests: XCTestCase {
+    func testWrittenConfigEqualsPEFTBytes() throws {
+        let root = Fixtures.folder("rslora") + "/.."
+        let cases = try FileManager.default.contentsOfDirectory(atPath: root).sorted().filter {
+            FileManager.default.fileExists(atPath: root + "/" + $0 + "/adapter_config.json")
+        }
+        XCTAssertGreaterThanOrEqual(cases.count, 8)
+        for c in cases {
+            let url = URL(fileURLWithPath: root + "/" + c + "/adapter_config.json")
+            let peft = try String(contentsOf: url, encoding: .utf8)
+            let ours = String(decoding: try LoraConfig.load(contentsOf: url).jsonData(), as: UTF8.self)
+            if ours != peft { try? ours.write(toFile: NSTemporaryDirectory() + "/st-adapter-config-" + c + ".json", atomically: true, encoding: .utf8) }
+            XCTAssertEqual(ours, peft, "\(c): adapter_config.json differs from PEFT's (ours: $TMPDIR/st-adapter-config-\(c).json)")
+        }
+    }
+}
