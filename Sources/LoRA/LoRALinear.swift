@@ -42,12 +42,12 @@ final class LoRALinear: LinearAdapter {
     /// Adapters merged into the base weight, in merge order, with DoRA's factor where used.
     var merged: [(String, Tensor?)] = []
     /// The dropout masks' random stream (its state is saved in training checkpoints).
-    let dropoutRNG: DropoutRNG
+    let dropoutRNG: RandomGenerator
 
     init(layer: Linear, runtime: LoRARuntime, seed: UInt64 = 0x10A) {
         self.layer = layer
         self.runtime = runtime
-        dropoutRNG = DropoutRNG(seed: seed)
+        dropoutRNG = RandomGenerator(seed: seed)
         layer.adapters.append(("lora_A", loraA))
         layer.adapters.append(("lora_B", loraB))
         layer.adapters.append(("lora_magnitude_vector", magnitude))
@@ -80,7 +80,7 @@ final class LoRALinear: LinearAdapter {
         if runtime.active.count == 1, let name = runtime.active.first, let inf = info[name], !inf.useDora,
            let a = loraA.get(name)?.value, let b = loraB.get(name)?.value, !layer.weight.value.requiresGrad,
            !(layer.bias?.value.requiresGrad ?? false) {
-            let mask = inf.dropout > 0 && layer.training ? dropoutRNG.mask(x.shape, p: inf.dropout) : nil
+            let mask = inf.dropout > 0 && layer.training ? Tensor.dropoutMask(x.shape, p: inf.dropout, generator: dropoutRNG) : nil
             if let y = loraLinear(x: x, base: base, weight: layer.weight.value, a: a, b: b, scaling: inf.scaling, dropoutMask: mask) {
                 return y
             }
@@ -90,7 +90,7 @@ final class LoRALinear: LinearAdapter {
         var y = base
         for name in runtime.active {
             guard let inf = info[name], let a = loraA.get(name)?.value, let b = loraB.get(name)?.value else { continue }
-            let xd = inf.dropout > 0 && layer.training ? x * dropoutRNG.mask(x.shape, p: inf.dropout) : x
+            let xd = inf.dropout > 0 && layer.training ? x * Tensor.dropoutMask(x.shape, p: inf.dropout, generator: dropoutRNG) : x
             let lora = linear(linear(xd, weight: a), weight: b)
             if !inf.useDora {
                 y = y + lora * inf.scaling

@@ -97,7 +97,7 @@ public final class LoRAModel {
             if let lin = m as? Linear {
                 let l: LoRALinear
                 if let e = linears.first(where: { $0.path == key }) { l = e.layer } else {
-                    l = LoRALinear(layer: lin, runtime: runtime, seed: DropoutRNG.seed(path: key)); linears.append((key, l))
+                    l = LoRALinear(layer: lin, runtime: runtime, seed: DropoutSeed.seed(path: key)); linears.append((key, l))
                 }
                 l.add(name, r: r, scaling: s, dropout: Float(c.loraDropout), useDora: c.useDora, initWeights: c.initLoraWeights, generator: generator)
             } else if let emb = m as? Embedding {
@@ -345,7 +345,9 @@ public final class LoRAModel {
             guard let s = states[path] else {
                 throw LoRAError.unsupported("the dropout RNG state has no entry for '\(path)' (a checkpoint of a different LoRA config?)")
             }
-            try l.dropoutRNG.restore(s, path: path)
+            guard l.dropoutRNG.restore(state: s) else {
+                throw LoRAError.unsupported("the dropout RNG state of '\(path)' must be 4 words, not all zero; got \(s.count)")
+            }
         }
     }
 

@@ -18,6 +18,16 @@ public final class RandomGenerator {
         s0 = splitmix(); s1 = splitmix(); s2 = splitmix(); s3 = splitmix()
     }
 
+    /// The four state words (for checkpoints: `restore(state:)` continues the stream exactly).
+    public var state: [UInt64] { [s0, s1, s2, s3] }
+
+    /// Continues from a saved `state`; false (nothing changed) when it is not 4 words or is all zero.
+    public func restore(state s: [UInt64]) -> Bool {
+        guard s.count == 4, s.contains(where: { $0 != 0 }) else { return false }
+        (s0, s1, s2, s3) = (s[0], s[1], s[2], s[3])
+        return true
+    }
+
     /// Next 64 random bits.
     public func next() -> UInt64 {
         let result = ((s1 &* 5) << 7 | (s1 &* 5) >> 57) &* 9
@@ -72,12 +82,20 @@ extension Tensor {
     }
 
     /// A dropout keep-mask already scaled by 1/(1-p): entries are 0 with probability `p`, else 1/(1-p).
+    /// Each 64-bit draw gives two 24-bit uniforms (masks are as long as a layer's input).
     public static func dropoutMask(_ shape: [Int], p: Float, generator: RandomGenerator) -> Tensor {
         precondition(p >= 0 && p < 1, "dropout: p must be in [0, 1), got \(p)")
         let t = Tensor(uninitialized: shape)
-        let ptr = t.floatPointer
+        let b = t.floatPointer, n = t.count
         let keep = 1 / (1 - p)
-        for i in 0..<t.count { ptr[i] = generator.nextUniform() < p ? 0 : keep }
+        var i = 0
+        while i + 1 < n {
+            let r = generator.next()
+            b[i] = Float(r >> 40) * 0x1p-24 < p ? 0 : keep
+            b[i + 1] = Float((r >> 8) & 0xFF_FFFF) * 0x1p-24 < p ? 0 : keep
+            i += 2
+        }
+        if i < n { b[i] = generator.nextUniform() < p ? 0 : keep }
         return t
     }
 }
