@@ -82,10 +82,7 @@ enum QuantizedOps {
         let panelCount = ((n + target - 1) / target + workers - 1) / workers * workers
         let panelRows = Swift.max(16, ((n + panelCount - 1) / panelCount + 15) / 16 * 16)
         let panels = (n + panelRows - 1) / panelRows
-        let saved = openblas_get_num_threads()
-        if saved > 1 { openblas_set_num_threads(1) }
-        defer { if saved > 1 { openblas_set_num_threads(saved) } }
-        Parallel.forRanges(panels, grain: 1) { range in
+        Kernels.withSingleThreadedBLAS { Parallel.forRanges(panels, grain: 1) { range in
             let panel = UnsafeMutablePointer<Float>.allocate(capacity: panelRows * k)
             defer { panel.deallocate() }
             for pi in range {
@@ -94,7 +91,7 @@ enum QuantizedOps {
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(p), Int32(k), 1,
                             x, Int32(k), panel, Int32(k), 0, y + n0, Int32(n))
             }
-        }
+        } }
     }
 
     /// Rows of a quantised embedding table for integer `ids` of any shape → [ids.shape..., cols].

@@ -140,10 +140,11 @@ struct AttentionMask {
 }
 
 extension Kernels {
-    /// Runs `body` with OpenBLAS limited to one thread: the attention tiles already run in parallel on every
-    /// core, and a tile GEMM that OpenBLAS split again would oversubscribe the cores (or serialise on its
-    /// thread-pool lock). The previous setting is restored afterwards. Kernels never overlap other BLAS work.
-    static func withSingleThreadedBLAS<R>(_ body: () -> R) -> R {
+    /// Runs `body` with OpenBLAS limited to one thread: for work that already runs in parallel on every
+    /// core (attention tiles, GEMM blocks, dequantised weight panels), where a GEMM that OpenBLAS split
+    /// again would oversubscribe the cores (or serialise on its thread-pool lock). The previous setting is
+    /// restored afterwards. Kernels never overlap other BLAS work.
+    public static func withSingleThreadedBLAS<R>(_ body: () -> R) -> R {
         let saved = openblas_get_num_threads()
         if saved == 1 { return body() }
         openblas_set_num_threads(1)
