@@ -21,7 +21,8 @@ let package = Package(
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev"])]),
         .target(name: "Tensors", dependencies: ["CBLAS"], exclude: ["Kernels/README.md"], swiftSettings: fast),
-        // Quantised-weight dot products with AVX-512/AVX2 variants picked at run time (Swift builds for baseline x86-64).
+        // Decode-time kernels with AVX-512 (VNNI)/AVX2 variants picked at run time, since Swift builds for
+        // baseline x86-64: quantised-weight dot products and the one-query attention of a decode step.
         .target(name: "CQuantKernels", cSettings: [.unsafeFlags(["-O3"])]),
         .target(name: "Quantization", dependencies: ["Tensors", "CQuantKernels"], swiftSettings: fast),
         // JSON in and out for every module that reads or writes it (no dependencies).
@@ -30,7 +31,7 @@ let package = Package(
         .target(name: "Tokenizers", dependencies: ["ModelIO", "JSONCore"], swiftSettings: fast),
         .target(name: "ChatTemplates", dependencies: ["JSONCore"], swiftSettings: fast),
         .target(name: "Datasets", dependencies: ["Tokenizers", "ChatTemplates", "JSONCore"], swiftSettings: fast),
-        .target(name: "Models", dependencies: ["Tensors", "Quantization", "ModelIO"], swiftSettings: fast),
+        .target(name: "Models", dependencies: ["Tensors", "Quantization", "CQuantKernels", "ModelIO"], swiftSettings: fast),
         .target(name: "Generation", dependencies: ["Models"], swiftSettings: fast),
         .target(name: "LoRA", dependencies: ["Models", "ModelIO", "Tensors", "JSONCore"], swiftSettings: fast),
         .target(name: "Training", dependencies: ["Models", "LoRA", "Datasets", "Tokenizers", "ChatTemplates", "ModelIO", "Tensors"],

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <math.h>
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define STQ_X86 1
@@ -277,6 +278,301 @@ AVX2 static void gemv_avx2(int type, const uint8_t *w, size_t row_bytes, int n, 
 }
 #endif
 
+
+// MARK: AVX-512 VNNI on repacked weights
+//
+// Layout (stq_pack_rows): rows in groups of 16 (the last padded with zero rows); per group and
+// 32-column block, the codes u (0..15 for Q4_0/Q4_1, 0..255 for the others, see stq_pack_rows) with
+// dword lane r holding 4 columns of row r, so one VPDPBUSD multiplies 16 rows × 4 columns by a
+// broadcast dword of x: nibble types in 4 chunks of 64 bytes (byte i of lane r = u[8k+i] | u[8k+4+i]<<4),
+// byte types in 8 chunks (byte i = u[4k+i]); then the block's 16 scales d and 16 offsets m as float16
+// (exact: GGUF stores them so, and −8d, −16d, −128d stay exact). As many bytes per weight as the GGUF
+// blocks: decode streams every weight once per token, so memory traffic sets its speed.
+// Every type becomes w = d·u + m (Q4_0: m = −8d, Q5_0: −16d, Q8_0: u = q+128, m = −128d).
+//
+// x goes in as three int8 parts (stq_prepare_x) so that x = 2^e·(p1 + p2·2^-6 + p3·2^-13) to within
+// 2^-20 of the block's largest |x|: the integer dot products are exact, and the result matches a
+// float32 dot product to float32 rounding (f32 products are not rounded more finely than that) —
+// unlike llama.cpp's single int8 part, which changes greedy outputs.
+
+#define VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,fma,f16c")))
+
+int stq_isa(void);
+
+// float → IEEE half, round to nearest even. The packer only gives it halves times powers of two and
+// checks that they come back unchanged.
+static uint16_t stq_to_half(float f) {
+    uint32_t x; memcpy(&x, &f, 4);
+    uint32_t sign = (x >> 16) & 0x8000, e = (x >> 23) & 0xFF, man = x & 0x7FFFFF;
+    if (e == 0xFF) return (uint16_t)(sign | 0x7C00 | (man ? 0x200 : 0));
+    int exp = (int)e - 127 + 15;
+    if (exp >= 31) return (uint16_t)(sign | 0x7C00);
+    if (exp <= 0) {                                   // half subnormal (or zero)
+        if (exp < -10) return (uint16_t)sign;
+        man |= 0x800000;
+        int shift = 14 - exp;
+        uint32_t h = man >> shift, rem = man & ((1u << shift) - 1), half = 1u << (shift - 1);
+        if (rem > half || (rem == half && (h & 1))) h++;
+        return (uint16_t)(sign | h);
+    }
+    uint32_t h = ((uint32_t)exp << 10) | (man >> 13), rem = man & 0x1FFF;
+    if (rem > 0x1000 || (rem == 0x1000 && (h & 1))) h++;
+    return (uint16_t)(sign | h);
+}
+
+static int stq_code_bytes(int type) { return (type == 2 || type == 3) ? 256 : 512; }
+
+size_t stq_packed_bytes(int type, int n, int rows) {
+    size_t groups = ((size_t)rows + 15) / 16, nb = (size_t)n / 32;
+    return groups * nb * (size_t)(stq_code_bytes(type) + 64);
+}
+
+int stq_pack_rows(int type, const void *w, size_t row_bytes, int n, int rows, void *packed) {
+    if (!stq_has_kernel(type)) return -1;
+    const int nb = n / 32, cb = stq_code_bytes(type), groups = (rows + 15) / 16;
+    const size_t blockStride = (size_t)cb + 64;
+    uint8_t *out = (uint8_t *)packed;
+    memset(out, 0, stq_packed_bytes(type, n, rows));
+    for (int g = 0; g < groups; g++) {
+        for (int b = 0; b < nb; b++) {
+            uint8_t *codes = out + ((size_t)g * nb + b) * blockStride;
+            uint16_t *dv = (uint16_t *)(codes + cb), *mv = dv + 16;
+            for (int r = 0; r < 16 && g * 16 + r < rows; r++) {
+                const uint8_t *row = (const uint8_t *)w + (size_t)(g * 16 + r) * row_bytes;
+                uint8_t u[32]; uint16_t dh, mh; float d, m;
+                switch (type) {
+                case 2: { const uint8_t *p = row + b * 18; d = stq_half(p); m = -8 * d;
+                    for (int j = 0; j < 16; j++) { u[j] = p[2 + j] & 15; u[j + 16] = p[2 + j] >> 4; } break; }
+                case 3: { const uint8_t *p = row + b * 20; d = stq_half(p); m = stq_half(p + 2);
+                    for (int j = 0; j < 16; j++) { u[j] = p[4 + j] & 15; u[j + 16] = p[4 + j] >> 4; } break; }
+                case 8: { const uint8_t *p = row + b * 34; d = stq_half(p); m = -128 * d;
+                    for (int j = 0; j < 32; j++) u[j] = (uint8_t)((int)(int8_t)p[2 + j] + 128); break; }
+                default: { const int q51 = type == 7;
+                    const uint8_t *p = row + b * (q51 ? 24 : 22), *q = p + (q51 ? 8 : 6);
+                    uint32_t qh; memcpy(&qh, p + (q51 ? 4 : 2), 4);
+                    d = stq_half(p); m = q51 ? stq_half(p + 2) : -16 * d;
+                    for (int j = 0; j < 16; j++) {
+                        u[j] = (uint8_t)((q[j] & 15) | (((qh >> j) & 1) << 4));
+                        u[j + 16] = (uint8_t)((q[j] >> 4) | (((qh >> (j + 16)) & 1) << 4));
+                    }
+                    break; }
+                }
+                dh = stq_to_half(d); mh = stq_to_half(m);
+                if (stq_half((const uint8_t *)&dh) != d || stq_half((const uint8_t *)&mh) != m) {
+                    if (d == d && m == m) return -1;       // −8d etc. not a half: no packed form
+                }
+                dv[r] = dh; mv[r] = mh;
+                if (cb == 256) {
+                    for (int k = 0; k < 4; k++) for (int i = 0; i < 4; i++)
+                        codes[k * 64 + r * 4 + i] = (uint8_t)(u[8 * k + i] | (u[8 * k + 4 + i] << 4));
+                } else {
+                    for (int k = 0; k < 8; k++) for (int i = 0; i < 4; i++) codes[k * 64 + r * 4 + i] = u[4 * k + i];
+                }
+            }
+        }
+    }
+    return 0;
+}
+
+int stq_cpu_vnni(void) {
+#ifdef STQ_X86
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl")
+        && __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+#else
+    return 0;
+#endif
+}
+
+int stq_has_vnni(void) { return stq_isa() >= 3; }
+
+#ifdef STQ_X86
+VNNI static int prepare512(const float *x, int n, int8_t *parts, float *scale) {
+    const int nb = n / 32;
+    int8_t *p1 = parts, *p2 = parts + n, *p3 = parts + 2 * n;
+    const __m512 lim = _mm512_set1_ps(127), c6 = _mm512_set1_ps(64), c7 = _mm512_set1_ps(128);
+    for (int b = 0; b < nb; b++) {
+        __m512 a[2] = { _mm512_loadu_ps(x + 32 * b), _mm512_loadu_ps(x + 32 * b + 16) };
+        float mx = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(a[0]), _mm512_abs_ps(a[1])));
+        if (!(mx <= 3.4028234663852886e38f)) return -1;            // inf or nan: the caller falls back
+        if (mx == 0) {
+            scale[b] = 0;
+            memset(p1 + 32 * b, 0, 32); memset(p2 + 32 * b, 0, 32); memset(p3 + 32 * b, 0, 32);
+            continue;
+        }
+        int e = ilogbf(mx) - 6;                                       // |x|·2^-e < 128
+        scale[b] = ldexpf(1, e);
+        __m512 ne = _mm512_set1_ps((float)-e);
+        for (int h = 0; h < 2; h++) {
+            __m512 t = _mm512_scalef_ps(a[h], ne);                    // exact
+            __m512 q1 = _mm512_max_ps(_mm512_min_ps(_mm512_roundscale_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), lim), -lim);
+            __m512 r1 = _mm512_mul_ps(_mm512_sub_ps(t, q1), c6);      // |·| ≤ 64, exact
+            __m512 q2 = _mm512_roundscale_ps(r1, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+            __m512 r2 = _mm512_mul_ps(_mm512_sub_ps(r1, q2), c7);     // |·| ≤ 64, exact
+            __m512 q3 = _mm512_roundscale_ps(r2, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+            _mm_storeu_si128((__m128i *)(p1 + 32 * b + 16 * h), _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(q1)));
+            _mm_storeu_si128((__m128i *)(p2 + 32 * b + 16 * h), _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(q2)));
+            _mm_storeu_si128((__m128i *)(p3 + 32 * b + 16 * h), _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(q3)));
+        }
+    }
+    return 0;
+}
+
+static inline int32_t stq_dword(const int8_t *p) { int32_t v; memcpy(&v, p, 4); return v; }
+
+// One group of 16 rows: y16[r] = Σ_b d[r]·2^e_b·(S1 + S2·2^-6 + S3·2^-13) + m[r]·xsum_b.
+VNNI static inline __attribute__((always_inline))
+void group512(const int nibble, const uint8_t *g, int nb, const int8_t *parts, int n, const float *scale,
+              const float *xsum, float *y16) {
+    const int8_t *p1 = parts, *p2 = parts + n, *p3 = parts + 2 * n;
+    const int cb = nibble ? 256 : 512;
+    const size_t stride = (size_t)cb + 64;
+    const __m512i low4 = _mm512_set1_epi8(15);
+    const __m512 k6 = _mm512_set1_ps(1.0f / 64), k13 = _mm512_set1_ps(1.0f / 8192);
+    __m512 acc = _mm512_setzero_ps(), macc = _mm512_setzero_ps();
+    for (int b = 0; b < nb; b++) {
+        const uint8_t *codes = g + (size_t)b * stride;
+        const uint8_t *dv = codes + cb, *mv = dv + 32;
+        _mm_prefetch((const char *)(codes + 4 * stride), _MM_HINT_T0);
+        _mm_prefetch((const char *)(codes + 4 * stride + 64), _MM_HINT_T0);
+        _mm_prefetch((const char *)(codes + 4 * stride + 128), _MM_HINT_T0);
+        _mm_prefetch((const char *)(codes + 4 * stride + 192), _MM_HINT_T0);
+        _mm_prefetch((const char *)(codes + 4 * stride + 256), _MM_HINT_T0);
+        if (!nibble) {
+            _mm_prefetch((const char *)(codes + 4 * stride + 320), _MM_HINT_T0);
+            _mm_prefetch((const char *)(codes + 4 * stride + 384), _MM_HINT_T0);
+            _mm_prefetch((const char *)(codes + 4 * stride + 448), _MM_HINT_T0);
+            _mm_prefetch((const char *)(codes + 4 * stride + 512), _MM_HINT_T0);
+        }
+        __m512i s1a = _mm512_setzero_si512(), s1b = s1a, s2a = s1a, s2b = s1a, s3a = s1a, s3b = s1a;
+        const int c0 = 32 * b;
+        if (nibble) {
+            for (int k = 0; k < 4; k++) {
+                __m512i c = _mm512_loadu_si512((const void *)(codes + 64 * k));
+                __m512i lo = _mm512_and_si512(c, low4), hi = _mm512_and_si512(_mm512_srli_epi16(c, 4), low4);
+                const int o = c0 + 8 * k;
+                s1a = _mm512_dpbusd_epi32(s1a, lo, _mm512_set1_epi32(stq_dword(p1 + o)));
+                s1b = _mm512_dpbusd_epi32(s1b, hi, _mm512_set1_epi32(stq_dword(p1 + o + 4)));
+                s2a = _mm512_dpbusd_epi32(s2a, lo, _mm512_set1_epi32(stq_dword(p2 + o)));
+                s2b = _mm512_dpbusd_epi32(s2b, hi, _mm512_set1_epi32(stq_dword(p2 + o + 4)));
+                s3a = _mm512_dpbusd_epi32(s3a, lo, _mm512_set1_epi32(stq_dword(p3 + o)));
+                s3b = _mm512_dpbusd_epi32(s3b, hi, _mm512_set1_epi32(stq_dword(p3 + o + 4)));
+            }
+        } else {
+            for (int k = 0; k < 8; k += 2) {
+                __m512i c = _mm512_loadu_si512((const void *)(codes + 64 * k));
+                __m512i d2 = _mm512_loadu_si512((const void *)(codes + 64 * k + 64));
+                const int o = c0 + 4 * k;
+                s1a = _mm512_dpbusd_epi32(s1a, c, _mm512_set1_epi32(stq_dword(p1 + o)));
+                s1b = _mm512_dpbusd_epi32(s1b, d2, _mm512_set1_epi32(stq_dword(p1 + o + 4)));
+                s2a = _mm512_dpbusd_epi32(s2a, c, _mm512_set1_epi32(stq_dword(p2 + o)));
+                s2b = _mm512_dpbusd_epi32(s2b, d2, _mm512_set1_epi32(stq_dword(p2 + o + 4)));
+                s3a = _mm512_dpbusd_epi32(s3a, c, _mm512_set1_epi32(stq_dword(p3 + o)));
+                s3b = _mm512_dpbusd_epi32(s3b, d2, _mm512_set1_epi32(stq_dword(p3 + o + 4)));
+            }
+        }
+        __m512 f = _mm512_cvtepi32_ps(_mm512_add_epi32(s1a, s1b));
+        f = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s2a, s2b)), k6, f);
+        f = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s3a, s3b)), k13, f);
+        __m512 dvf = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)dv));
+        __m512 mvf = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)mv));
+        acc = _mm512_fmadd_ps(dvf, _mm512_mul_ps(f, _mm512_set1_ps(scale[b])), acc);
+        macc = _mm512_fmadd_ps(mvf, _mm512_set1_ps(xsum[b]), macc);
+    }
+    _mm512_storeu_ps(y16, _mm512_add_ps(acc, macc));
+}
+
+VNNI static void groups_nib(const uint8_t *packed, int nb, int g0, int g1, const int8_t *parts, int n,
+                            const float *scale, const float *xsum, float *y) {
+    const size_t gs = (size_t)nb * (256 + 64);
+    for (int g = g0; g < g1; g++) group512(1, packed + g * gs, nb, parts, n, scale, xsum, y + 16 * (g - g0));
+}
+
+VNNI static void groups_byte(const uint8_t *packed, int nb, int g0, int g1, const int8_t *parts, int n,
+                             const float *scale, const float *xsum, float *y) {
+    const size_t gs = (size_t)nb * (512 + 64);
+    for (int g = g0; g < g1; g++) group512(0, packed + g * gs, nb, parts, n, scale, xsum, y + 16 * (g - g0));
+}
+#endif
+
+int stq_prepare_x(const float *x, int n, int8_t *parts, float *scale) {
+#ifdef STQ_X86
+    if (stq_has_vnni()) return prepare512(x, n, parts, scale);
+#endif
+    (void)x; (void)n; (void)parts; (void)scale;
+    return -1;
+}
+
+int stq_gemv_packed(int type, const void *packed, int n, int g0, int g1, const int8_t *parts,
+                    const float *scale, const float *xsum, float *y) {
+#ifdef STQ_X86
+    if (!stq_has_kernel(type) || !stq_has_vnni()) return -1;
+    if (stq_code_bytes(type) == 256) groups_nib((const uint8_t *)packed, n / 32, g0, g1, parts, n, scale, xsum, y);
+    else groups_byte((const uint8_t *)packed, n / 32, g0, g1, parts, n, scale, xsum, y);
+    return 0;
+#else
+    (void)type; (void)packed; (void)n; (void)g0; (void)g1; (void)parts; (void)scale; (void)xsum; (void)y;
+    return -1;
+#endif
+}
+
+// MARK: one-query attention (decode)
+
+static void attend_generic(const float *q, const float *k, const float *v, int s, int stride, int d, float scale,
+                           const unsigned char *keep, float *scores, float *out) {
+    float m = -INFINITY;
+    for (int j = 0; j < s; j++) {
+        float sc = -3.4028234663852886e38f;
+        if (!keep || keep[j]) { float t = 0; for (int e = 0; e < d; e++) t += q[e] * k[(size_t)j * stride + e]; sc = t * scale; }
+        scores[j] = sc; if (sc > m) m = sc;
+    }
+    float sum = 0;
+    for (int j = 0; j < s; j++) { scores[j] = expf(scores[j] - m); sum += scores[j]; }
+    float inv = 1 / sum;
+    for (int e = 0; e < d; e++) out[e] = 0;
+    for (int j = 0; j < s; j++) { float p = scores[j] * inv; for (int e = 0; e < d; e++) out[e] += p * v[(size_t)j * stride + e]; }
+}
+
+#ifdef STQ_X86
+AVX512 static void attend512(const float *q, const float *k, const float *v, int s, int stride, int d, float scale,
+                             const unsigned char *keep, float *scores, float *out) {
+    // d is a multiple of 16 and at most 256 here.
+    const int nv = d / 16;
+    __m512 qv[16];
+    for (int i = 0; i < nv; i++) qv[i] = _mm512_loadu_ps(q + 16 * i);
+    float m = -INFINITY;
+    for (int j = 0; j < s; j++) {
+        float sc = -3.4028234663852886e38f;
+        if (!keep || keep[j]) {
+            const float *kj = k + (size_t)j * stride;
+            __m512 acc = _mm512_mul_ps(qv[0], _mm512_loadu_ps(kj));
+            for (int i = 1; i < nv; i++) acc = _mm512_fmadd_ps(qv[i], _mm512_loadu_ps(kj + 16 * i), acc);
+            sc = _mm512_reduce_add_ps(acc) * scale;
+        }
+        scores[j] = sc; if (sc > m) m = sc;
+    }
+    float sum = 0;
+    for (int j = 0; j < s; j++) { scores[j] = expf(scores[j] - m); sum += scores[j]; }
+    float inv = 1 / sum;
+    __m512 o[16];
+    for (int i = 0; i < nv; i++) o[i] = _mm512_setzero_ps();
+    for (int j = 0; j < s; j++) {
+        __m512 p = _mm512_set1_ps(scores[j] * inv);
+        const float *vj = v + (size_t)j * stride;
+        for (int i = 0; i < nv; i++) o[i] = _mm512_fmadd_ps(p, _mm512_loadu_ps(vj + 16 * i), o[i]);
+    }
+    for (int i = 0; i < nv; i++) _mm512_storeu_ps(out + 16 * i, o[i]);
+}
+#endif
+
+void stq_attend_one(const float *q, const float *k, const float *v, int s, int stride, int d, float scale,
+                    const unsigned char *keep, float *scores, float *out) {
+#ifdef STQ_X86
+    if (stq_isa() >= 2 && d % 16 == 0 && d <= 256) { attend512(q, k, v, s, stride, d, scale, keep, scores, out); return; }
+#endif
+    attend_generic(q, k, v, s, stride, d, scale, keep, scores, out);
+}
+
 // MARK: dispatch
 
 static int stq_isa_cached = -1;
@@ -289,9 +585,10 @@ int stq_isa(void) {
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c")) isa = 1;
     if (isa == 1 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl")) isa = 2;
+    if (isa == 2 && stq_cpu_vnni()) isa = 3;
 #endif
     const char *cap = getenv("SWIFTTUNE_QUANT_ISA");
-    if (cap && cap[0] >= '0' && cap[0] <= '2' && cap[0] - '0' < isa) isa = cap[0] - '0';
+    if (cap && cap[0] >= '0' && cap[0] <= '3' && cap[0] - '0' < isa) isa = cap[0] - '0';
     stq_isa_cached = isa; // a benign race: every thread computes the same value
     return isa;
 }
@@ -307,7 +604,7 @@ int stq_dequant_rows(int type, const void *w, size_t row_bytes, int n, int rows,
     if (!stq_has_kernel(type)) return -1;
     const uint8_t *p = (const uint8_t *)w;
 #ifdef STQ_X86
-    if (stq_isa() == 2) {
+    if (stq_isa() >= 2) {
         switch (type) {
         case 2: deq512_q4_0(p, row_bytes, n, rows, out); return 0;
         case 3: deq512_q4_1(p, row_bytes, n, rows, out); return 0;
@@ -328,7 +625,7 @@ int stq_gemv_rows(int type, const void *w, size_t row_bytes, int n, int rows,
     if (!stq_has_kernel(type)) return -1;
     switch (stq_isa()) {
 #ifdef STQ_X86
-    case 2: gemv_avx512(type, (const uint8_t *)w, row_bytes, n, rows, x, xsum, y); return 0;
+    case 3: case 2: gemv_avx512(type, (const uint8_t *)w, row_bytes, n, rows, x, xsum, y); return 0;
     case 1: gemv_avx2(type, (const uint8_t *)w, row_bytes, n, rows, x, xsum, y); return 0;
 #endif
     default: gemv_generic(type, (const uint8_t *)w, row_bytes, n, rows, x, xsum, y); return 0;

@@ -86,6 +86,9 @@ public final class CausalLM: Module {
     public let rotary: RotaryEmbedding
     /// Which attention computation forward passes use.
     public var attentionImplementation: AttentionImplementation = .sdpa
+    /// Whether a one-token, one-sequence step with a cache takes `DecodeStep` (same logits, fewer
+    /// fixed costs); off only to compare the two paths.
+    public var fastDecode = true
 
     /// A model with zero-initialised weights (load them with `load(path:)` or `loadWeights`).
     public init(config: ModelConfig) {
@@ -109,6 +112,17 @@ public final class CausalLM: Module {
     /// - `lastOnly`: compute logits at the last position only ([B, 1, vocab]; generation).
     public func forward(inputIds: Tensor, attentionMask: Tensor? = nil, positionIds: Tensor? = nil,
                         cache: KVCache? = nil, lastOnly: Bool = false) throws -> Tensor {
+        if fastDecode, let cache, inputIds.shape == [1, 1], !isGradEnabled, !inputIds.dtype.isFloatingPoint,
+           cache.batch == 1, cache.length < cache.capacity, let step = DecodeStep.plan(self) {
+            let past = cache.length
+            let keyMask = attentionMask?.toIntArray()
+            let position = positionIds?.toIntArray().first ?? past
+            if (keyMask == nil || keyMask!.count == past + 1), (positionIds == nil || positionIds!.count == 1), position >= 0 {
+                let x = try model.embedTokens(inputIds)
+                return step.run(embedding: x, position: position, cache: cache, keyMask: keyMask,
+                                invFreq: rotary.invFreq(maxPosition: position))
+            }
+        }
         let h = try hiddenStates(inputIds: inputIds, attentionMask: attentionMask, positionIds: positionIds,
                                  cache: cache, lastOnly: lastOnly)
         if let lmHead { return lmHead(h) }

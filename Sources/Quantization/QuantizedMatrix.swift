@@ -12,14 +12,17 @@ public final class QuantizedMatrix: @unchecked Sendable {
     /// Bytes per row.
     public let rowBytes: Int
     let data: UnsafeMutableRawPointer
+    /// The same rows repacked for the AVX-512 VNNI kernel (nil on CPUs without it).
+    private(set) var packed: UnsafeMutableRawPointer?
 
     /// Whether `type` has a GEMV kernel (other types must be dequantised).
     public static func hasKernel(_ type: GGMLType) -> Bool { stq_has_kernel(Int32(type.rawValue)) != 0 }
 
     /// The instruction set the kernels use on this CPU: "avx512", "avx2" or "portable".
-    public static var kernelISA: String { ["portable", "avx2", "avx512"][Int(stq_isa())] }
+    public static var kernelISA: String { ["portable", "avx2", "avx512", "avx512-vnni"][Int(stq_isa())] }
 
-    /// Caps the kernels' instruction set (0 portable, 1 AVX2, 2 AVX-512; lowered to what the CPU has)
+    /// Caps the kernels' instruction set (0 portable, 1 AVX2, 2 AVX-512, 3 AVX-512 VNNI on repacked
+    /// rows; lowered to what the CPU has)
     /// and returns the level in use. For tests and measurements; call it while no kernel runs.
     @discardableResult
     public static func setKernelISA(maxLevel: Int) -> Int { Int(stq_set_isa(Int32(maxLevel))) }
@@ -40,15 +43,34 @@ public final class QuantizedMatrix: @unchecked Sendable {
         }
         self.type = type; self.rows = rows; self.cols = cols; rowBytes = rb
         data = UnsafeMutableRawPointer.allocate(byteCount: Swift.max(total, 1), alignment: 64)
+        packed = stq_cpu_vnni() != 0 && cols % 32 == 0 && rows > 0
+            ? UnsafeMutableRawPointer.allocate(byteCount: stq_packed_bytes(Int32(type.rawValue), Int32(cols), Int32(rows)), alignment: 64)
+            : nil
         guard let src = bytes.baseAddress else { return }
         if let rowOrder {
             for (i, from) in rowOrder.enumerated() { (data + i * rb).copyMemory(from: src + from * rb, byteCount: rb) }
         } else {
             data.copyMemory(from: src, byteCount: total)
         }
+        if let packed {
+            // Group-major layout: each range of 16-row groups packs on its own.
+            let groups = (rows + 15) / 16, groupBytes = stq_packed_bytes(Int32(type.rawValue), Int32(cols), 16)
+            let failed = UnsafeMutablePointer<Bool>.allocate(capacity: groups)
+            defer { failed.deallocate() }
+            failed.initialize(repeating: false, count: groups)
+            Parallel.forRanges(groups, grain: Swift.max(1, 65536 / cols)) { r in
+                let r0 = r.lowerBound * 16, n = Swift.min(rows, r.upperBound * 16) - r0
+                failed[r.lowerBound] = stq_pack_rows(Int32(type.rawValue), data + r0 * rb, rb, Int32(cols), Int32(n),
+                                                     packed + r.lowerBound * groupBytes) != 0
+            }
+            if (0..<groups).contains(where: { failed[$0] }) { packed.deallocate(); self.packed = nil }
+        }
     }
 
-    deinit { data.deallocate() }
+    deinit { data.deallocate(); packed?.deallocate() }
+
+    /// Bytes of the repacked copy the VNNI kernel reads (0 when there is none).
+    public var packedByteCount: Int { packed == nil ? 0 : stq_packed_bytes(Int32(type.rawValue), Int32(cols), Int32(rows)) }
 
     /// Bytes held.
     public var byteCount: Int { rows * rowBytes }
@@ -105,10 +127,44 @@ public final class QuantizedMatrix: @unchecked Sendable {
                          y: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?) {
         guard !range.isEmpty else { return }
         for r in 0..<xRows {
+            if let packed, packedRows(range, packed, x: x + r * cols, sums: sums + r * (cols / 32), y: y + r * rows) {
+                if let bias { for j in range { y[r * rows + j] += bias[j] } }
+                continue
+            }
             let yr = y + r * rows + range.lowerBound
             _ = stq_gemv_rows(Int32(type.rawValue), rowPointer(range.lowerBound), rowBytes, Int32(cols), Int32(range.count),
                               x + r * cols, sums + r * (cols / 32), yr)
             if let bias { for j in 0..<range.count { yr[j] += bias[range.lowerBound + j] } }
+        }
+    }
+
+    /// Rows `range` of y (full rows of the output, y[j] for j in range) from the VNNI kernel; false
+    /// (nothing written) when it is not in use or x holds inf/nan.
+    private func packedRows(_ range: Range<Int>, _ packed: UnsafeMutableRawPointer, x: UnsafePointer<Float>,
+                            sums: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>) -> Bool {
+        guard stq_has_vnni() != 0 else { return false }
+        let t = Int32(type.rawValue), n = Int32(cols)
+        return withUnsafeTemporaryAllocation(of: Int8.self, capacity: 3 * cols) { parts in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: cols / 32 + 16) { buf in
+                let scale = buf.baseAddress!, tmp = scale + cols / 32
+                guard stq_prepare_x(x, n, parts.baseAddress!, scale) == 0 else { return false }
+                var g = range.lowerBound / 16
+                let gEnd = (range.upperBound + 15) / 16
+                while g < gEnd {
+                    let lo = g * 16
+                    if lo >= range.lowerBound && lo + 16 <= range.upperBound {
+                        var e = g + 1
+                        while (e + 1) * 16 <= range.upperBound { e += 1 }   // a run of whole groups, written in place
+                        _ = stq_gemv_packed(t, packed, n, Int32(g), Int32(e), parts.baseAddress!, scale, sums, y + lo)
+                        g = e
+                    } else {                                                // a group the range cuts
+                        _ = stq_gemv_packed(t, packed, n, Int32(g), Int32(g + 1), parts.baseAddress!, scale, sums, tmp)
+                        for j in Swift.max(lo, range.lowerBound)..<Swift.min(lo + 16, range.upperBound) { y[j] = tmp[j - lo] }
+                        g += 1
+                    }
+                }
+                return true
+            }
         }
     }
 }

@@ -66,4 +66,25 @@ final class SmolLM2Tests: XCTestCase {
             }
         }
     }
+
+    /// A decode step (`DecodeStep`: one token against the cache; on the GGUF blocks, the VNNI kernel
+    /// where the CPU has it) gives transformers' last-position logits: each prompt's last token is fed
+    /// alone after the others went through prefill. Float32 and quantised weights.
+    func testDecodeStepLogitsMatchTransformers() throws {
+        let ref = try Fixtures.tensors(Fixtures.folder("smollm2").appendingPathComponent("logits.safetensors"))
+        for quantized in [false, true] {
+            guard let model = try Self.model(keepQuantized: quantized) else { return }
+            for p in 0..<5 {
+                let ids = ref["p\(p).input_ids"]!.toIntArray()
+                let t = ids.count
+                try withNoGrad {
+                    let cache = KVCache(config: model.config, batch: 1, capacity: t)
+                    _ = try model.forward(inputIds: Tensor(Array(ids[0..<(t - 1)]), shape: [1, t - 1]), cache: cache, lastOnly: true)
+                    XCTAssertNotNil(DecodeStep.plan(model))
+                    let last = try model.forward(inputIds: Tensor([ids[t - 1]], shape: [1, 1]), cache: cache, lastOnly: true).toFloatArray()
+                    XCTAssertLessThan(maxAbsDiff(last, ref["p\(p).last_logits"]!.toFloatArray()), 1e-3, "prompt \(p) quantized=\(quantized)")
+                }
+            }
+        }
+    }
 }

@@ -29,7 +29,7 @@ final class QuantizedMatrixTests: XCTestCase {
     }
 
     func testGEMVMatchesDequantisedDot() throws {
-        let original = QuantizedMatrix.setKernelISA(maxLevel: 2)
+        let original = QuantizedMatrix.setKernelISA(maxLevel: 3)
         defer { QuantizedMatrix.setKernelISA(maxLevel: original) }
         var checked = 0
         for level in 0...original {
@@ -69,7 +69,7 @@ final class QuantizedMatrixTests: XCTestCase {
     /// Dequantised rows (the prefill path) equal GGMLDequantizer's bit for bit, rows permuted as asked,
     /// for every type and instruction-set variant.
     func testRowOrderAndDequantizedRows() throws {
-        let original = QuantizedMatrix.setKernelISA(maxLevel: 2)
+        let original = QuantizedMatrix.setKernelISA(maxLevel: 3)
         defer { QuantizedMatrix.setKernelISA(maxLevel: original) }
         for level in 0...original {
             QuantizedMatrix.setKernelISA(maxLevel: level)

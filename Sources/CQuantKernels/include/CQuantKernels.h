@@ -1,6 +1,7 @@
 #ifndef CQUANTKERNELS_H
 #define CQUANTKERNELS_H
 #include <stddef.h>
+#include <stdint.h>
 
 /// Dot products of GGML-quantised weight rows with a float32 vector, from the block values exactly
 /// as gguf-py's dequantize defines them (scales converted from f16 first), with f32 activations:
@@ -23,12 +24,43 @@ int stq_dequant_rows(int type, const void *w, size_t row_bytes, int n, int rows,
 /// 1 when `type` has a kernel here.
 int stq_has_kernel(int type);
 
-/// The instruction set the kernels picked at run time: 0 portable C, 1 AVX2+FMA+F16C, 2 AVX-512.
-/// Setting SWIFTTUNE_QUANT_ISA=0/1/2 caps it (for measuring and testing the fallbacks).
+/// The instruction set the kernels picked at run time: 0 portable C, 1 AVX2+FMA+F16C, 2 AVX-512,
+/// 3 AVX-512 with VNNI (repacked weights, stq_gemv_packed). Setting SWIFTTUNE_QUANT_ISA=0..3 caps it (for measuring and testing the fallbacks).
 int stq_isa(void);
 
-/// Caps the instruction set at `level` (0..2; a level above the CPU's is lowered to it) and returns
+/// Caps the instruction set at `level` (0..3; a level above the CPU's is lowered to it) and returns
 /// the one now in use: lets tests run every variant. Not meant to be called while kernels run.
 int stq_set_isa(int level);
+
+/// Repacked weights for the AVX-512 VNNI kernel (see kernels.c, "VNNI on repacked weights").
+/// Bytes needed for `rows` rows of n values (n a multiple of 32).
+size_t stq_packed_bytes(int type, int n, int rows);
+
+/// Repacks `rows` rows (`row_bytes` apart) into `packed` (stq_packed_bytes bytes). -1 for a type
+/// without a kernel, or when a block's offset (−8d, −16d, −128d) is not exactly a float16.
+int stq_pack_rows(int type, const void *w, size_t row_bytes, int n, int rows, void *packed);
+
+/// 1 when the CPU has what the VNNI kernel needs, whatever the cap.
+int stq_cpu_vnni(void);
+
+/// 1 when the VNNI kernel is in use (stq_isa() == 3).
+int stq_has_vnni(void);
+
+/// Splits x (n floats) into three int8 parts (`parts`: 3·n bytes) and a power-of-two scale per 32-block
+/// (`scale`: n/32 floats). Returns -1 (and the caller uses stq_gemv_rows) when x holds inf or nan or
+/// the CPU has no VNNI.
+int stq_prepare_x(const float *x, int n, int8_t *parts, float *scale);
+
+/// y[16·(g − g0) + r] for row groups g0..<g1 (16 rows each, padding rows included) of a packed
+/// matrix, from stq_prepare_x's parts and scales and the block sums of x. -1 without VNNI.
+int stq_gemv_packed(int type, const void *packed, int n, int g0, int g1, const int8_t *parts,
+                    const float *scale, const float *xsum, float *y);
+
+/// One query against s cached keys/values (a decode step's attention for one head): key/value j at
+/// k + j·stride, v + j·stride (d floats each); `keep` (NULL: all) marks keys that may be attended to;
+/// out[0..<d] = softmax(q·kⱼ·scale)·V. `scores` is scratch for s floats. AVX-512 where available (the
+/// Swift package builds for baseline x86-64, where this loop runs four lanes wide).
+void stq_attend_one(const float *q, const float *k, const float *v, int s, int stride, int d, float scale,
+                    const unsigned char *keep, float *scores, float *out);
 
 #endif
