@@ -10,9 +10,11 @@ import torch
 import torch.nn.functional as F
 
 # BENCH_THREADS (default 2); BENCH_CLOCK=cpu reports the fastest call's process CPU time instead of the
-# mean wall time (with one thread: the work itself, steadier on a loaded machine), as swifttune-bench does.
+# mean wall time (with one thread: the work itself, steadier on a loaded machine), BENCH_CLOCK=median the
+# median wall time per call, as swifttune-bench does.
 torch.set_num_threads(int(os.environ.get("BENCH_THREADS", "2")))
 CPU_CLOCK = os.environ.get("BENCH_CLOCK") == "cpu"
+MEDIAN_CLOCK = os.environ.get("BENCH_CLOCK") == "median"   # median wall time per call
 torch.manual_seed(0)
 HIDDEN, HEADS, KV, HD, INTER, VOCAB = 576, 9, 3, 64, 1536, 49152
 SHAPES = [(8, 64), (1, 512)]
@@ -21,13 +23,16 @@ SHAPES = [(8, 64), (1, 512)]
 def timeit(fn, min_time=1.0, warmup=2):
     for _ in range(warmup):
         fn()
-    n, t0, fastest = 0, time.perf_counter(), float("inf")
+    n, t0, fastest, calls = 0, time.perf_counter(), float("inf"), []
     while True:
-        c0 = time.process_time()
+        c0, w0 = time.process_time(), time.perf_counter()
         fn(); n += 1
         fastest = min(fastest, time.process_time() - c0)
+        calls.append(time.perf_counter() - w0)
         dt = time.perf_counter() - t0
         if dt >= min_time and n >= 3:
+            if MEDIAN_CLOCK:
+                return sorted(calls)[len(calls) // 2]
             return fastest if CPU_CLOCK else dt / n
 
 

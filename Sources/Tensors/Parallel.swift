@@ -11,14 +11,29 @@ public enum Parallel {
         return max(1, ProcessInfo.processInfo.activeProcessorCount)
     }()
 
+    /// Whether loops run on `WorkerTeam.shared` (spinning helpers, no wake-up per loop) rather than
+    /// libdispatch; `SWIFTTUNE_SPIN=0` turns it off.
+    public static let useTeam: Bool = ProcessInfo.processInfo.environment["SWIFTTUNE_SPIN"] != "0"
+
     /// Calls `body(range)` on disjoint sub-ranges of `0..<count` in parallel. Work below `grain`
-    /// items per worker runs inline, since a dispatch costs a few microseconds.
+    /// items per worker runs inline, since a dispatch costs a few microseconds. A loop started from
+    /// inside another (or while another thread's loop holds the team) runs inline too.
     @inlinable
     public static func forRanges(_ count: Int, grain: Int = 4096, _ body: (Range<Int>) -> Void) {
         guard count > 0 else { return }
         let chunks = min(workers, max(1, count / max(grain, 1)))
         if chunks <= 1 { body(0..<count); return }
         let step = (count + chunks - 1) / chunks
+        if useTeam {
+            let team = WorkerTeam.shared
+            if chunks == team.size {
+                if !team.tryRun({ c in
+                    let lo = c * step, hi = min(count, lo + step)
+                    if lo < hi { body(lo..<hi) }
+                }) { body(0..<count) }
+                return
+            }
+        }
         DispatchQueue.concurrentPerform(iterations: chunks) { c in
             let lo = c * step
             let hi = min(count, lo + step)

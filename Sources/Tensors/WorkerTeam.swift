@@ -43,6 +43,20 @@ public final class WorkerTeam: @unchecked Sendable {
         guard size > 1 else { body(0); return }
         serial.lock()
         defer { serial.unlock() }
+        dispatch(body)
+    }
+
+    /// `run`, unless the team is busy (a call from inside one of its own steps, or from another
+    /// thread while a step runs): then nothing runs and the result is false.
+    public func tryRun(_ body: (Int) -> Void) -> Bool {
+        guard size > 1 else { body(0); return true }
+        guard serial.try() else { return false }
+        defer { serial.unlock() }
+        dispatch(body)
+        return true
+    }
+
+    private func dispatch(_ body: (Int) -> Void) {
         withoutActuallyEscaping(body) { b in
             job = b
             finished.store(0, ordering: .relaxed)
