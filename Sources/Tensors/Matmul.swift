@@ -101,12 +101,13 @@ func sgemm(_ ta: CBLAS_TRANSPOSE, _ tb: CBLAS_TRANSPOSE, m: Int, n: Int, k: Int,
         if GEMMSplit.enabled { Kernels.withSingleThreadedBLAS(call) } else { call() }
         return
     }
-    // Split C into `parts` blocks of whole 64-row (or 64-column) panels, one single-threaded sgemm each on
+    // Split C into `parts` blocks of whole 16-row (or 16-column) panels (16: the halves of SmolLM2's
+    // 576-wide products come out equal; 64 made them 320/256), one single-threaded sgemm each on
     // the engine's own workers. Each block re-packs the operand it shares with the others, so split the
     // dimension whose shared operand is smaller: rows of C (sharing B, K×N) when N < M, else columns.
     let splitRows = n < m
     let total = splitRows ? m : n
-    let step = ((total + parts - 1) / parts + 63) / 64 * 64
+    let step = ((total + parts - 1) / parts + 15) / 16 * 16
     Kernels.withSingleThreadedBLAS {
         Parallel.forEach((total + step - 1) / step) { p in
             let lo = p * step, len = Swift.min(step, total - lo)
