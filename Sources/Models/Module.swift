@@ -48,10 +48,11 @@ open class Module {
     }
 
     /// Sets `requiresGrad` on every parameter below this module (frozen = false). Only float32
-    /// parameters can train; half-precision ones (kept in their stored form) stay frozen.
+    /// parameters can train; half-precision ones (kept in their stored form) and weights kept in GGUF
+    /// blocks (`LoadOptions.keepQuantized`, whose parameter is a NaN placeholder) stay frozen.
     public func setRequiresGrad(_ flag: Bool) {
         for (_, p) in namedParameters() where p.value.isLeaf {
-            p.value.requiresGrad = flag && p.value.dtype == .float32
+            p.value.requiresGrad = flag && p.value.dtype == .float32 && !QuantizedOps.isPlaceholder(p.value)
         }
     }
 

@@ -25,6 +25,12 @@ enum QuantizedOps {
         Tensor.full(Array(repeating: 1, count: shape.count), .nan).expand(shape)
     }
 
+    /// Whether `t` is such a placeholder (one NaN broadcast to every element).
+    static func isPlaceholder(_ t: Tensor) -> Bool {
+        t.count > 1 && t.strides.allSatisfy { $0 == 0 } && t.dtype == .float32
+            && t.storage.base.load(fromByteOffset: t.offset * 4, as: Float.self).isNaN
+    }
+
     /// Builds modules whose `Linear`/`Embedding` weights start as placeholders instead of zeroed
     /// float32 (for a loader that then sets every one of them, or throws): loading a quantised
     /// model never holds the float32 model, not even zeroed. Per thread.

@@ -1,5 +1,6 @@
 import XCTest
 @testable import Models
+import Quantization
 import Tensors
 
 /// `DecodeStep` (the one-sequence, one-token path) against the general tensor path it replaces:
@@ -59,5 +60,25 @@ final class DecodeStepTests: XCTestCase {
         XCTAssertNil(DecodeStep.plan(model))
         let fast = try steps(model, fast: true, mask: nil), general = try steps(model, fast: false, mask: nil)
         XCTAssertEqual(fast, general)
+    }
+}
+
+/// Weights kept in GGUF blocks never become trainable: their parameter is a NaN placeholder, and
+/// `unfreeze()` would otherwise hand it to an optimizer.
+final class QuantizedFreezeTests: XCTestCase {
+    func testUnfreezeLeavesQuantizedWeightsFrozen() throws {
+        let layer = Linear(32, 16)
+        // Q8_0 blocks: scale 0.01 (f16 0x211F) and values 1...32.
+        var bytes: [UInt8] = []
+        for _ in 0..<16 { bytes += [0x1F, 0x21] + (1...32).map { UInt8($0) } }
+        let q = try bytes.withUnsafeBytes { try QuantizedMatrix(type: .q8_0, rows: 16, cols: 32, bytes: $0) }
+        try layer.setQuantizedWeight(q)
+        XCTAssertTrue(QuantizedOps.isPlaceholder(layer.weight.value))
+        layer.unfreeze()
+        XCTAssertFalse(layer.weight.value.requiresGrad)
+        XCTAssertTrue(layer.trainableParameters().isEmpty)
+        let plain = Linear(32, 16)
+        plain.unfreeze()
+        XCTAssertEqual(plain.trainableParameters().map(\.name), ["weight"])
     }
 }
