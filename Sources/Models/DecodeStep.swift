@@ -109,8 +109,9 @@ struct DecodeStep {
         t.dtype == .float32 && t.isContiguous && t.offset == 0 ? t : nil
     }
 
-    /// Logits [1, 1, vocab] for `token` at `position`, attending to the first `cache.length` cached
-    /// tokens (those whose `keyMask` entry is 0 excluded) and to itself; appends its keys/values.
+    /// Logits [1, 1, vocab] for the token whose embedding row is `x0` ([1, 1, hidden]) at `position`,
+    /// attending to the `cache.length` cached tokens (minus those whose `keyMask` entry is 0) and to
+    /// itself; stores its keys/values in the cache.
     func run(embedding x0: Tensor, position: Int, cache: KVCache, keyMask: [Int]?, invFreq: [Float]) -> Tensor {
         let c = config
         let hidden = c.hiddenSize, inter = c.intermediateSize, heads = c.numAttentionHeads
@@ -138,7 +139,6 @@ struct DecodeStep {
         invFreq.withUnsafeBufferPointer { f in
             Kernels.ropeTables(positionIds: &pos, invFreq: f.baseAddress!, tokens: 1, headDim: d, cos: cosT, sin: sinT)
         }
-        let keepFlags = keyMask.map { m in m.map { UInt8($0 != 0 ? 1 : 0) } }
         let scale = 1 / Float(d).squareRoot()
 
         func norm(_ w: Tensor) {
@@ -147,9 +147,10 @@ struct DecodeStep {
             QuantizedMatrix.blockSums(xn, hidden, into: hiddenSums)
         }
 
-        let keepBuffer = keepFlags.map { flags -> UnsafeMutablePointer<UInt8> in
-            let p = UnsafeMutablePointer<UInt8>.allocate(capacity: flags.count)
-            p.initialize(from: flags, count: flags.count)
+        // Which keys may be attended to (nil: all), as the C kernel reads it.
+        let keepBuffer = keyMask.map { m -> UnsafeMutablePointer<UInt8> in
+            let p = UnsafeMutablePointer<UInt8>.allocate(capacity: m.count)
+            for (j, flag) in m.enumerated() { p[j] = flag != 0 ? 1 : 0 }
             return p
         }
         defer { keepBuffer?.deallocate() }
@@ -162,11 +163,13 @@ struct DecodeStep {
             // q, k and v rows as one range, split evenly.
             team.run { w in
                 let r = team.share(of: qDim + 2 * kvDim, worker: w, align: 16)
-                for (p, y, lo) in [(L.q, q, 0), (L.k, k, qDim), (L.v, v, qDim + kvDim)] {
-                    let n = p.weight.rows
-                    let a = Swift.max(r.lowerBound, lo) - lo, b = Swift.min(r.upperBound, lo + n) - lo
+                func part(_ p: Projection, _ y: UnsafeMutablePointer<Float>, from lo: Int) {
+                    let a = Swift.max(r.lowerBound, lo) - lo, b = Swift.min(r.upperBound, lo + p.weight.rows) - lo
                     if a < b { p.weight.rows(a..<b, x: xn, sums: hiddenSums, bias: p.biasPointer, into: y + a) }
                 }
+                part(L.q, q, from: 0)
+                part(L.k, k, from: qDim)
+                part(L.v, v, from: qDim + kvDim)
             }
             Kernels.ropeForward(x: k, cos: cosT, sin: sinT, y: k, tokens: 1, heads: kvHeads, headDim: d)
             (kc + slot * kvDim).update(from: k, count: kvDim)
