@@ -290,10 +290,11 @@ AVX2 static void gemv_avx2(int type, const uint8_t *w, size_t row_bytes, int n, 
 // blocks: decode streams every weight once per token, so memory traffic sets its speed.
 // Every type becomes w = d·u + m (Q4_0: m = −8d, Q5_0: −16d, Q8_0: u = q+128, m = −128d).
 //
-// x goes in as three int8 parts (stq_prepare_x) so that x = 2^e·(p1 + p2·2^-6 + p3·2^-13) to within
-// 2^-20 of the block's largest |x|: the integer dot products are exact, and the result matches a
-// float32 dot product to float32 rounding (f32 products are not rounded more finely than that) —
-// unlike llama.cpp's single int8 part, which changes greedy outputs.
+// x goes in as four int8 parts (stq_prepare_x) so that x = 2^e·(p1 + p2·2^-6 + p3·2^-13 + p4·2^-20)
+// to within 2^-27 of the block's largest |x|, below float32's own resolution of that value: the integer
+// dot products are exact, so the result matches a float32 dot product to float32 rounding — unlike
+// llama.cpp's single int8 part. (Three parts, 2^-20, moved SmolLM2's logits by ~2e-4 against
+// transformers': visible, since Σu·x with unsigned codes cancels against m·Σx.)
 
 #define VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,fma,f16c")))
 
@@ -389,7 +390,7 @@ int stq_has_vnni(void) { return stq_isa() >= 3; }
 #ifdef STQ_X86
 VNNI static int prepare512(const float *x, int n, int8_t *parts, float *scale) {
     const int nb = n / 32;
-    int8_t *p1 = parts, *p2 = parts + n, *p3 = parts + 2 * n;
+    int8_t *p1 = parts, *p2 = parts + n, *p3 = parts + 2 * n, *p4 = parts + 3 * n;
     const __m512 lim = _mm512_set1_ps(127), c6 = _mm512_set1_ps(64), c7 = _mm512_set1_ps(128);
     for (int b = 0; b < nb; b++) {
         __m512 a[2] = { _mm512_loadu_ps(x + 32 * b), _mm512_loadu_ps(x + 32 * b + 16) };
@@ -397,7 +398,7 @@ VNNI static int prepare512(const float *x, int n, int8_t *parts, float *scale) {
         if (!(mx <= 3.4028234663852886e38f)) return -1;            // inf or nan: the caller falls back
         if (mx == 0) {
             scale[b] = 0;
-            memset(p1 + 32 * b, 0, 32); memset(p2 + 32 * b, 0, 32); memset(p3 + 32 * b, 0, 32);
+            memset(p1 + 32 * b, 0, 32); memset(p2 + 32 * b, 0, 32); memset(p3 + 32 * b, 0, 32); memset(p4 + 32 * b, 0, 32);
             continue;
         }
         int e = ilogbf(mx) - 6;                                       // |x|·2^-e < 128
@@ -410,9 +411,12 @@ VNNI static int prepare512(const float *x, int n, int8_t *parts, float *scale) {
             __m512 q2 = _mm512_roundscale_ps(r1, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
             __m512 r2 = _mm512_mul_ps(_mm512_sub_ps(r1, q2), c7);     // |·| ≤ 64, exact
             __m512 q3 = _mm512_roundscale_ps(r2, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+            __m512 r3 = _mm512_mul_ps(_mm512_sub_ps(r2, q3), c7);     // |·| ≤ 64, exact
+            __m512 q4 = _mm512_roundscale_ps(r3, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
             _mm_storeu_si128((__m128i *)(p1 + 32 * b + 16 * h), _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(q1)));
             _mm_storeu_si128((__m128i *)(p2 + 32 * b + 16 * h), _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(q2)));
             _mm_storeu_si128((__m128i *)(p3 + 32 * b + 16 * h), _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(q3)));
+            _mm_storeu_si128((__m128i *)(p4 + 32 * b + 16 * h), _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(q4)));
         }
     }
     return 0;
@@ -420,15 +424,15 @@ VNNI static int prepare512(const float *x, int n, int8_t *parts, float *scale) {
 
 static inline int32_t stq_dword(const int8_t *p) { int32_t v; memcpy(&v, p, 4); return v; }
 
-// One group of 16 rows: y16[r] = Σ_b d[r]·2^e_b·(S1 + S2·2^-6 + S3·2^-13) + m[r]·xsum_b.
+// One group of 16 rows: y16[r] = Σ_b d[r]·2^e_b·(S1 + S2·2^-6 + S3·2^-13 + S4·2^-20) + m[r]·xsum_b.
 VNNI static inline __attribute__((always_inline))
 void group512(const int nibble, const uint8_t *g, int nb, const int8_t *parts, int n, const float *scale,
               const float *xsum, float *y16) {
-    const int8_t *p1 = parts, *p2 = parts + n, *p3 = parts + 2 * n;
+    const int8_t *p1 = parts, *p2 = parts + n, *p3 = parts + 2 * n, *p4 = parts + 3 * n;
     const int cb = nibble ? 256 : 512;
     const size_t stride = (size_t)cb + 64;
     const __m512i low4 = _mm512_set1_epi8(15);
-    const __m512 k6 = _mm512_set1_ps(1.0f / 64), k13 = _mm512_set1_ps(1.0f / 8192);
+    const __m512 k6 = _mm512_set1_ps(1.0f / 64), k13 = _mm512_set1_ps(1.0f / 8192), k20 = _mm512_set1_ps(1.0f / 1048576);
     __m512 acc = _mm512_setzero_ps(), macc = _mm512_setzero_ps();
     for (int b = 0; b < nb; b++) {
         const uint8_t *codes = g + (size_t)b * stride;
@@ -444,7 +448,7 @@ void group512(const int nibble, const uint8_t *g, int nb, const int8_t *parts, i
             _mm_prefetch((const char *)(codes + 4 * stride + 448), _MM_HINT_T0);
             _mm_prefetch((const char *)(codes + 4 * stride + 512), _MM_HINT_T0);
         }
-        __m512i s1a = _mm512_setzero_si512(), s1b = s1a, s2a = s1a, s2b = s1a, s3a = s1a, s3b = s1a;
+        __m512i s1a = _mm512_setzero_si512(), s1b = s1a, s2a = s1a, s2b = s1a, s3a = s1a, s3b = s1a, s4a = s1a, s4b = s1a;
         const int c0 = 32 * b;
         if (nibble) {
             for (int k = 0; k < 4; k++) {
@@ -457,6 +461,8 @@ void group512(const int nibble, const uint8_t *g, int nb, const int8_t *parts, i
                 s2b = _mm512_dpbusd_epi32(s2b, hi, _mm512_set1_epi32(stq_dword(p2 + o + 4)));
                 s3a = _mm512_dpbusd_epi32(s3a, lo, _mm512_set1_epi32(stq_dword(p3 + o)));
                 s3b = _mm512_dpbusd_epi32(s3b, hi, _mm512_set1_epi32(stq_dword(p3 + o + 4)));
+                s4a = _mm512_dpbusd_epi32(s4a, lo, _mm512_set1_epi32(stq_dword(p4 + o)));
+                s4b = _mm512_dpbusd_epi32(s4b, hi, _mm512_set1_epi32(stq_dword(p4 + o + 4)));
             }
         } else {
             for (int k = 0; k < 8; k += 2) {
@@ -469,11 +475,14 @@ void group512(const int nibble, const uint8_t *g, int nb, const int8_t *parts, i
                 s2b = _mm512_dpbusd_epi32(s2b, d2, _mm512_set1_epi32(stq_dword(p2 + o + 4)));
                 s3a = _mm512_dpbusd_epi32(s3a, c, _mm512_set1_epi32(stq_dword(p3 + o)));
                 s3b = _mm512_dpbusd_epi32(s3b, d2, _mm512_set1_epi32(stq_dword(p3 + o + 4)));
+                s4a = _mm512_dpbusd_epi32(s4a, c, _mm512_set1_epi32(stq_dword(p4 + o)));
+                s4b = _mm512_dpbusd_epi32(s4b, d2, _mm512_set1_epi32(stq_dword(p4 + o + 4)));
             }
         }
         __m512 f = _mm512_cvtepi32_ps(_mm512_add_epi32(s1a, s1b));
         f = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s2a, s2b)), k6, f);
         f = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s3a, s3b)), k13, f);
+        f = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s4a, s4b)), k20, f);
         __m512 dvf = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)dv));
         __m512 mvf = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)mv));
         acc = _mm512_fmadd_ps(dvf, _mm512_mul_ps(f, _mm512_set1_ps(scale[b])), acc);

@@ -144,7 +144,7 @@ public final class QuantizedMatrix: @unchecked Sendable {
                             sums: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>) -> Bool {
         guard stq_has_vnni() != 0 else { return false }
         let t = Int32(type.rawValue), n = Int32(cols)
-        return withUnsafeTemporaryAllocation(of: Int8.self, capacity: 3 * cols) { parts in
+        return withUnsafeTemporaryAllocation(of: Int8.self, capacity: 4 * cols) { parts in
             withUnsafeTemporaryAllocation(of: Float.self, capacity: cols / 32 + 16) { buf in
                 let scale = buf.baseAddress!, tmp = scale + cols / 32
                 guard stq_prepare_x(x, n, parts.baseAddress!, scale) == 0 else { return false }

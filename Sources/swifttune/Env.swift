@@ -1,10 +1,11 @@
 import ArgumentParser
 import Foundation
+import Quantization
 import Tensors
 
 /// `swifttune env`: what this machine gives the engine.
 struct Env: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print the Swift version, BLAS core and threads, CPU SIMD features and cores.")
+    static let configuration = CommandConfiguration(abstract: "Print the Swift version, BLAS core and threads, CPU SIMD features, cores, workers and the GGUF kernels in use.")
 
     func run() throws {
         #if compiler(>=6.3)
@@ -21,6 +22,8 @@ struct Env: ParsableCommand {
         print("cpu: \(cpuModel())")
         print("simd: \(cpuFlags().joined(separator: " "))")
         print("cores: \(ProcessInfo.processInfo.activeProcessorCount)")
+        print("workers: \(Parallel.workers)\(Parallel.useTeam ? " (spinning team)" : " (libdispatch)")")
+        print("gguf kernels: \(QuantizedMatrix.kernelISA)")
     }
 
     private func cpuInfoLines() -> [Substring] {

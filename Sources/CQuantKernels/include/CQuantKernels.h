@@ -46,7 +46,7 @@ int stq_cpu_vnni(void);
 /// 1 when the VNNI kernel is in use (stq_isa() == 3).
 int stq_has_vnni(void);
 
-/// Splits x (n floats) into three int8 parts (`parts`: 3·n bytes) and a power-of-two scale per 32-block
+/// Splits x (n floats) into four int8 parts (`parts`: 4·n bytes) and a power-of-two scale per 32-block
 /// (`scale`: n/32 floats). Returns -1 (and the caller uses stq_gemv_rows) when x holds inf or nan or
 /// the CPU has no VNNI.
 int stq_prepare_x(const float *x, int n, int8_t *parts, float *scale);
