@@ -17,22 +17,19 @@ public enum Parallel {
 
     /// Calls `body(range)` on disjoint sub-ranges of `0..<count` in parallel. Work below `grain`
     /// items per worker runs inline, since a dispatch costs a few microseconds. A loop started from
-    /// inside another (or while another thread's loop holds the team) runs inline too.
+    /// inside another (or while another thread's loop holds the team) runs its parts inline, in order.
     @inlinable
     public static func forRanges(_ count: Int, grain: Int = 4096, _ body: (Range<Int>) -> Void) {
         guard count > 0 else { return }
         let chunks = min(workers, max(1, count / max(grain, 1)))
         if chunks <= 1 { body(0..<count); return }
         let step = (count + chunks - 1) / chunks
-        if useTeam {
-            let team = WorkerTeam.shared
-            if chunks == team.size {
-                if !team.tryRun({ c in
-                    let lo = c * step, hi = min(count, lo + step)
-                    if lo < hi { body(lo..<hi) }
-                }) { body(0..<count) }
-                return
+        if useTeam, chunks == WorkerTeam.shared.size {
+            WorkerTeam.shared.run { c in
+                let lo = c * step, hi = min(count, lo + step)
+                if lo < hi { body(lo..<hi) }
             }
+            return
         }
         DispatchQueue.concurrentPerform(iterations: chunks) { c in
             let lo = c * step

@@ -8,7 +8,8 @@ import Synchronization
 /// helpers spin on an epoch counter while steps keep coming and park on a condition after
 /// `idleNanoseconds` without one, so an idle process uses no CPU.
 ///
-/// `run` is serialised (one caller at a time) and must not be nested.
+/// One step runs at a time: a `run` from inside a step (a nested loop) or from another thread while a
+/// step runs does its parts itself, on the calling thread, so nothing deadlocks.
 public final class WorkerTeam: @unchecked Sendable {
     /// A team of `Parallel.workers` threads (the caller counts as one).
     public static let shared = WorkerTeam(size: Parallel.workers)
@@ -37,23 +38,16 @@ public final class WorkerTeam: @unchecked Sendable {
         }
     }
 
-    /// Calls `body(worker)` once on every thread of the team (`worker` in `0..<size`, 0 is the
-    /// caller) and returns when all have returned.
+    /// Calls `body(worker)` once for every `worker` in `0..<size`, one per thread of the team (0 is
+    /// the caller), and returns when all have returned. When the team is busy (see above), the caller
+    /// makes all the calls itself, in order.
     public func run(_ body: (Int) -> Void) {
-        guard size > 1 else { body(0); return }
-        serial.lock()
+        guard size > 1, serial.try() else {
+            for w in 0..<size { body(w) }
+            return
+        }
         defer { serial.unlock() }
         dispatch(body)
-    }
-
-    /// `run`, unless the team is busy (a call from inside one of its own steps, or from another
-    /// thread while a step runs): then nothing runs and the result is false.
-    public func tryRun(_ body: (Int) -> Void) -> Bool {
-        guard size > 1 else { body(0); return true }
-        guard serial.try() else { return false }
-        defer { serial.unlock() }
-        dispatch(body)
-        return true
     }
 
     private func dispatch(_ body: (Int) -> Void) {

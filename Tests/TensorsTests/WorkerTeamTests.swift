@@ -29,3 +29,28 @@ final class WorkerTeamTests: XCTestCase {
         }
     }
 }
+
+final class WorkerTeamNestingTests: XCTestCase {
+    /// A step started from inside a step (or a parallel loop inside a loop) runs its parts on the
+    /// calling thread instead of waiting for the busy team: every part still runs exactly once.
+    func testNestedRunsInline() {
+        let team = WorkerTeam(size: 2)
+        let counts = UnsafeMutablePointer<Int>.allocate(capacity: 4)
+        defer { counts.deallocate() }
+        counts.initialize(repeating: 0, count: 4)
+        for _ in 0..<100 {
+            team.run { outer in
+                team.run { inner in counts[outer * 2 + inner] += 1 }
+            }
+        }
+        XCTAssertEqual((0..<4).map { counts[$0] }, [100, 100, 100, 100])
+        // The same through Parallel.forRanges on the shared team.
+        let hits = UnsafeMutablePointer<Int>.allocate(capacity: 64)
+        defer { hits.deallocate() }
+        hits.initialize(repeating: 0, count: 64)
+        Parallel.forRanges(8, grain: 1) { outer in
+            for o in outer { Parallel.forRanges(8, grain: 1) { inner in for i in inner { hits[o * 8 + i] += 1 } } }
+        }
+        XCTAssertEqual((0..<64).map { hits[$0] }, Array(repeating: 1, count: 64))
+    }
+}
