@@ -424,11 +424,20 @@ VNNI static int prepare512(const float *x, int n, int8_t *parts, float *scale) {
 
 static inline int32_t stq_dword(const int8_t *p) { int32_t v; memcpy(&v, p, 4); return v; }
 
+// Adds codes a (columns o..o+3 of x) and b (columns o+4..o+7) times each of x's four parts.
+VNNI static inline __attribute__((always_inline))
+void dp_parts(__m512i s[8], __m512i a, __m512i b, const int8_t *const p[4], int o) {
+    for (int i = 0; i < 4; i++) {
+        s[2 * i] = _mm512_dpbusd_epi32(s[2 * i], a, _mm512_set1_epi32(stq_dword(p[i] + o)));
+        s[2 * i + 1] = _mm512_dpbusd_epi32(s[2 * i + 1], b, _mm512_set1_epi32(stq_dword(p[i] + o + 4)));
+    }
+}
+
 // One group of 16 rows: y16[r] = Σ_b d[r]·2^e_b·(S1 + S2·2^-6 + S3·2^-13 + S4·2^-20) + m[r]·xsum_b.
 VNNI static inline __attribute__((always_inline))
 void group512(const int nibble, const uint8_t *g, int nb, const int8_t *parts, int n, const float *scale,
               const float *xsum, float *y16) {
-    const int8_t *p1 = parts, *p2 = parts + n, *p3 = parts + 2 * n, *p4 = parts + 3 * n;
+    const int8_t *p[4] = { parts, parts + n, parts + 2 * n, parts + 3 * n };
     const int cb = nibble ? 256 : 512;
     const size_t stride = (size_t)cb + 64;
     const __m512i low4 = _mm512_set1_epi8(15);
@@ -437,52 +446,26 @@ void group512(const int nibble, const uint8_t *g, int nb, const int8_t *parts, i
     for (int b = 0; b < nb; b++) {
         const uint8_t *codes = g + (size_t)b * stride;
         const uint8_t *dv = codes + cb, *mv = dv + 32;
-        _mm_prefetch((const char *)(codes + 4 * stride), _MM_HINT_T0);
-        _mm_prefetch((const char *)(codes + 4 * stride + 64), _MM_HINT_T0);
-        _mm_prefetch((const char *)(codes + 4 * stride + 128), _MM_HINT_T0);
-        _mm_prefetch((const char *)(codes + 4 * stride + 192), _MM_HINT_T0);
-        _mm_prefetch((const char *)(codes + 4 * stride + 256), _MM_HINT_T0);
-        if (!nibble) {
-            _mm_prefetch((const char *)(codes + 4 * stride + 320), _MM_HINT_T0);
-            _mm_prefetch((const char *)(codes + 4 * stride + 384), _MM_HINT_T0);
-            _mm_prefetch((const char *)(codes + 4 * stride + 448), _MM_HINT_T0);
-            _mm_prefetch((const char *)(codes + 4 * stride + 512), _MM_HINT_T0);
-        }
-        __m512i s1a = _mm512_setzero_si512(), s1b = s1a, s2a = s1a, s2b = s1a, s3a = s1a, s3b = s1a, s4a = s1a, s4b = s1a;
+        // The block four ahead (codes and scales), while this one computes.
+        for (size_t off = 0; off < stride; off += 64) _mm_prefetch((const char *)(codes + 4 * stride + off), _MM_HINT_T0);
+        // s[2i], s[2i+1]: part i's products with the two code vectors (two chains per part for latency).
+        __m512i s[8];
+        for (int i = 0; i < 8; i++) s[i] = _mm512_setzero_si512();
         const int c0 = 32 * b;
         if (nibble) {
-            for (int k = 0; k < 4; k++) {
+            for (int k = 0; k < 4; k++) {       // chunk k: columns 8k..8k+3 in the low nibbles, 8k+4..8k+7 high
                 __m512i c = _mm512_loadu_si512((const void *)(codes + 64 * k));
-                __m512i lo = _mm512_and_si512(c, low4), hi = _mm512_and_si512(_mm512_srli_epi16(c, 4), low4);
-                const int o = c0 + 8 * k;
-                s1a = _mm512_dpbusd_epi32(s1a, lo, _mm512_set1_epi32(stq_dword(p1 + o)));
-                s1b = _mm512_dpbusd_epi32(s1b, hi, _mm512_set1_epi32(stq_dword(p1 + o + 4)));
-                s2a = _mm512_dpbusd_epi32(s2a, lo, _mm512_set1_epi32(stq_dword(p2 + o)));
-                s2b = _mm512_dpbusd_epi32(s2b, hi, _mm512_set1_epi32(stq_dword(p2 + o + 4)));
-                s3a = _mm512_dpbusd_epi32(s3a, lo, _mm512_set1_epi32(stq_dword(p3 + o)));
-                s3b = _mm512_dpbusd_epi32(s3b, hi, _mm512_set1_epi32(stq_dword(p3 + o + 4)));
-                s4a = _mm512_dpbusd_epi32(s4a, lo, _mm512_set1_epi32(stq_dword(p4 + o)));
-                s4b = _mm512_dpbusd_epi32(s4b, hi, _mm512_set1_epi32(stq_dword(p4 + o + 4)));
+                dp_parts(s, _mm512_and_si512(c, low4), _mm512_and_si512(_mm512_srli_epi16(c, 4), low4), p, c0 + 8 * k);
             }
         } else {
-            for (int k = 0; k < 8; k += 2) {
-                __m512i c = _mm512_loadu_si512((const void *)(codes + 64 * k));
-                __m512i d2 = _mm512_loadu_si512((const void *)(codes + 64 * k + 64));
-                const int o = c0 + 4 * k;
-                s1a = _mm512_dpbusd_epi32(s1a, c, _mm512_set1_epi32(stq_dword(p1 + o)));
-                s1b = _mm512_dpbusd_epi32(s1b, d2, _mm512_set1_epi32(stq_dword(p1 + o + 4)));
-                s2a = _mm512_dpbusd_epi32(s2a, c, _mm512_set1_epi32(stq_dword(p2 + o)));
-                s2b = _mm512_dpbusd_epi32(s2b, d2, _mm512_set1_epi32(stq_dword(p2 + o + 4)));
-                s3a = _mm512_dpbusd_epi32(s3a, c, _mm512_set1_epi32(stq_dword(p3 + o)));
-                s3b = _mm512_dpbusd_epi32(s3b, d2, _mm512_set1_epi32(stq_dword(p3 + o + 4)));
-                s4a = _mm512_dpbusd_epi32(s4a, c, _mm512_set1_epi32(stq_dword(p4 + o)));
-                s4b = _mm512_dpbusd_epi32(s4b, d2, _mm512_set1_epi32(stq_dword(p4 + o + 4)));
-            }
+            for (int k = 0; k < 8; k += 2)      // chunks k, k+1: columns 4k..4k+3 and 4k+4..4k+7
+                dp_parts(s, _mm512_loadu_si512((const void *)(codes + 64 * k)),
+                         _mm512_loadu_si512((const void *)(codes + 64 * k + 64)), p, c0 + 4 * k);
         }
-        __m512 f = _mm512_cvtepi32_ps(_mm512_add_epi32(s1a, s1b));
-        f = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s2a, s2b)), k6, f);
-        f = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s3a, s3b)), k13, f);
-        f = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s4a, s4b)), k20, f);
+        __m512 f = _mm512_cvtepi32_ps(_mm512_add_epi32(s[0], s[1]));
+        f = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s[2], s[3])), k6, f);
+        f = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s[4], s[5])), k13, f);
+        f = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s[6], s[7])), k20, f);
         __m512 dvf = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)dv));
         __m512 mvf = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)mv));
         acc = _mm512_fmadd_ps(dvf, _mm512_mul_ps(f, _mm512_set1_ps(scale[b])), acc);

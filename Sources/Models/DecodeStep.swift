@@ -122,7 +122,8 @@ struct DecodeStep {
         let workers = team.size
 
         // One allocation for every scratch vector of the step.
-        let sizes = [hidden, hidden, qDim, kvDim, kvDim, qDim, inter, hidden / 32, inter / 32, qDim / 32, s * workers, d, d]
+        let sizes = [hidden, hidden, qDim, kvDim, kvDim, qDim, inter, hidden / 32, inter / 32, qDim / 32, s * workers, d, d,
+                     hidden, inter, inter]
         let scratch = UnsafeMutablePointer<Float>.allocate(capacity: sizes.reduce(0, +))
         defer { scratch.deallocate() }
         var parts: [UnsafeMutablePointer<Float>] = []
@@ -130,7 +131,7 @@ struct DecodeStep {
         for n in sizes { parts.append(at); at += n }
         let x = parts[0], xn = parts[1], q = parts[2], k = parts[3], v = parts[4], att = parts[5], act = parts[6]
         let hiddenSums = parts[7], interSums = parts[8], attSums = parts[9], scores = parts[10]
-        let cosT = parts[11], sinT = parts[12]
+        let cosT = parts[11], sinT = parts[12], proj = parts[13], gate = parts[14], up = parts[15]
         let rstd = UnsafeMutablePointer<Float>.allocate(capacity: 1)
         defer { rstd.deallocate() }
 
@@ -140,6 +141,15 @@ struct DecodeStep {
             Kernels.ropeTables(positionIds: &pos, invFreq: f.baseAddress!, tokens: 1, headDim: d, cos: cosT, sin: sinT)
         }
         let scale = 1 / Float(d).squareRoot()
+
+        /// x += p(input), the output rows split over the team (o_proj and down_proj with their residual).
+        func addProjection(_ p: Projection, of input: UnsafeMutablePointer<Float>, sums: UnsafeMutablePointer<Float>) {
+            team.run { w in
+                let r = team.share(of: hidden, worker: w, align: 16)
+                p.weight.rows(r, x: input, sums: sums, bias: p.biasPointer, into: proj + r.lowerBound)
+                for j in r { x[j] += proj[j] }
+            }
+        }
 
         func norm(_ w: Tensor) {
             Kernels.rmsNormForward(x: x, weight: w.storage.base.assumingMemoryBound(to: Float.self), y: xn, rstd: rstd,
@@ -185,35 +195,19 @@ struct DecodeStep {
                 }
             }
             QuantizedMatrix.blockSums(att, qDim, into: attSums)
-            team.run { w in
-                let r = team.share(of: hidden, worker: w, align: 16)
-                guard !r.isEmpty else { return }
-                let tmp = UnsafeMutablePointer<Float>.allocate(capacity: r.count)
-                defer { tmp.deallocate() }
-                L.o.weight.rows(r, x: att, sums: attSums, bias: L.o.biasPointer, into: tmp)
-                for j in r { x[j] += tmp[j - r.lowerBound] }
-            }
+            addProjection(L.o, of: att, sums: attSums)
             norm(L.postNorm)
             // gate and up for the same intermediate units on the same worker, then SiLU·up and the
             // block sums of its part (boundaries on 32 so every block belongs to one worker).
             team.run { w in
                 let r = team.share(of: inter, worker: w, align: 32)
                 guard !r.isEmpty else { return }
-                let g = UnsafeMutablePointer<Float>.allocate(capacity: 2 * r.count)
-                defer { g.deallocate() }
-                L.gate.weight.rows(r, x: xn, sums: hiddenSums, bias: L.gate.biasPointer, into: g)
-                L.up.weight.rows(r, x: xn, sums: hiddenSums, bias: L.up.biasPointer, into: g + r.count)
-                Kernels.siluMulForward(gate: g, up: g + r.count, out: act + r.lowerBound, count: r.count)
+                L.gate.weight.rows(r, x: xn, sums: hiddenSums, bias: L.gate.biasPointer, into: gate + r.lowerBound)
+                L.up.weight.rows(r, x: xn, sums: hiddenSums, bias: L.up.biasPointer, into: up + r.lowerBound)
+                Kernels.siluMulForward(gate: gate + r.lowerBound, up: up + r.lowerBound, out: act + r.lowerBound, count: r.count)
                 QuantizedMatrix.blockSums(act + r.lowerBound, r.count, into: interSums + r.lowerBound / 32)
             }
-            team.run { w in
-                let r = team.share(of: hidden, worker: w, align: 16)
-                guard !r.isEmpty else { return }
-                let tmp = UnsafeMutablePointer<Float>.allocate(capacity: r.count)
-                defer { tmp.deallocate() }
-                L.down.weight.rows(r, x: act, sums: interSums, bias: L.down.biasPointer, into: tmp)
-                for j in r { x[j] += tmp[j - r.lowerBound] }
-            }
+            addProjection(L.down, of: act, sums: interSums)
         }
         cache.advance(by: 1)
         norm(finalNorm)
