@@ -20,7 +20,9 @@ let package = Package(
         // OpenBLAS through pkg-config (Debian: libopenblas-dev).
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev"])]),
-        .target(name: "Tensors", dependencies: ["CBLAS"], exclude: ["Kernels/README.md"], swiftSettings: fast),
+        // Our AVX-512 sgemm for the engine's products (OpenBLAS stays the fallback and runs the attention tiles).
+        .target(name: "CGEMM", cSettings: [.unsafeFlags(["-O3"])]),
+        .target(name: "Tensors", dependencies: ["CBLAS", "CGEMM"], exclude: ["Kernels/README.md"], swiftSettings: fast),
         // Decode-time kernels with AVX-512 (VNNI)/AVX2 variants picked at run time, since Swift builds for
         // baseline x86-64: quantised-weight dot products and the one-query attention of a decode step.
         .target(name: "CQuantKernels", cSettings: [.unsafeFlags(["-O3"])]),
@@ -47,7 +49,7 @@ let package = Package(
             dependencies: ["Tensors", "Tokenizers", "CBLAS", "Models", "Generation", "Quantization", "LoRA", "Training"],
             path: "Benchmarks/swifttune-bench", swiftSettings: fast),
         .testTarget(name: "JSONCoreTests", dependencies: ["JSONCore"], exclude: ["Fixtures"]),
-        .testTarget(name: "TensorsTests", dependencies: ["Tensors"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "TensorsTests", dependencies: ["Tensors", "CGEMM", "CBLAS"], resources: [.copy("Fixtures")]),
         .testTarget(name: "QuantizationTests", dependencies: ["Quantization"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ModelIOTests", dependencies: ["ModelIO"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers"], exclude: ["Fixtures"]),

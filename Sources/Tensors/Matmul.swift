@@ -1,4 +1,5 @@
 import CBLAS
+import CGEMM
 import Foundation
 
 // Matrix products through OpenBLAS sgemm. Transposed views are passed as CblasTrans (no copy).
@@ -90,37 +91,63 @@ func gemm(_ a: MatOperand, _ b: MatOperand, _ c: UnsafeMutablePointer<Float>, ld
           b.base.assumingMemoryBound(to: Float.self), ldb, beta: beta, c, ldc)
 }
 
-/// Row-major C[m×n] = alpha·op(A)·op(B) + beta·C through OpenBLAS, parallelised by `GEMMSplit`.
+/// Row-major C[m×n] = alpha·op(A)·op(B) + beta·C through our AVX-512 kernel (`OwnGEMM`) or OpenBLAS,
+/// parallelised by `GEMMSplit`.
 func sgemm(_ ta: CBLAS_TRANSPOSE, _ tb: CBLAS_TRANSPOSE, m: Int, n: Int, k: Int, alpha: Float = 1,
            _ pa: UnsafePointer<Float>, _ lda: Int, _ pb: UnsafePointer<Float>, _ ldb: Int,
            beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
+    let own = OwnGEMM.handles(m: m, n: n, k: k)
+    let transA: Int32 = ta == CblasNoTrans ? 0 : 1, transB: Int32 = tb == CblasNoTrans ? 0 : 1
+    // One block of C: rows lo..<lo+rows (all columns) or columns lo..<lo+cols (all rows).
+    func block(rows: Range<Int>, cols: Range<Int>) {
+        let aOff = ta == CblasNoTrans ? rows.lowerBound * lda : rows.lowerBound
+        let bOff = tb == CblasNoTrans ? cols.lowerBound : cols.lowerBound * ldb
+        let cp = c + rows.lowerBound * ldc + cols.lowerBound
+        if own, stg_sgemm(transA, transB, Int32(rows.count), Int32(cols.count), Int32(k), alpha, pa + aOff, lda,
+                          pb + bOff, ldb, beta, cp, ldc) == 0 { return }
+        cblas_sgemm(CblasRowMajor, ta, tb, Int32(rows.count), Int32(cols.count), Int32(k), alpha, pa + aOff, Int32(lda),
+                    pb + bOff, Int32(ldb), beta, cp, Int32(ldc))
+    }
     let parts = GEMMSplit.parts(m: m, n: n, k: k)
     if parts <= 1 {
         // Small products run on the calling thread: waking OpenBLAS's pool would leave its threads spinning.
-        let call = { cblas_sgemm(CblasRowMajor, ta, tb, Int32(m), Int32(n), Int32(k), alpha, pa, Int32(lda), pb, Int32(ldb), beta, c, Int32(ldc)) }
-        if GEMMSplit.enabled { Kernels.withSingleThreadedBLAS(call) } else { call() }
+        if own || !GEMMSplit.enabled { block(rows: 0..<m, cols: 0..<n) } else { Kernels.withSingleThreadedBLAS { block(rows: 0..<m, cols: 0..<n) } }
         return
     }
-    // Split C into `parts` blocks of whole 16-row (or 16-column) panels (16: the halves of SmolLM2's
-    // 576-wide products come out equal; 64 made them 320/256), one single-threaded sgemm each on
-    // the engine's own workers. Each block re-packs the operand it shares with the others, so split the
-    // dimension whose shared operand is smaller: rows of C (sharing B, K×N) when N < M, else columns.
-    let splitRows = n < m
+    // Split C into `parts` blocks, one single-threaded product each on the engine's own workers. Each block
+    // packs the operand it shares with the others again. Our kernel packs only B and reads A in place, so
+    // it splits columns (in whole 48-wide panels) whenever there are enough of them. OpenBLAS packs both:
+    // split the dimension whose shared operand is smaller, rows of C (sharing B, K×N) when N < M, else
+    // columns, in 16-wide panels (the halves of SmolLM2's 576-wide products come out equal).
+    let panel = Int(stg_sgemm_panel_width())
+    let splitRows = own ? n < parts * panel : n < m
+    let align = own && !splitRows ? panel : 16
     let total = splitRows ? m : n
-    let step = ((total + parts - 1) / parts + 15) / 16 * 16
-    Kernels.withSingleThreadedBLAS {
+    let step = ((total + parts - 1) / parts + align - 1) / align * align
+    let run = {
         Parallel.forEach((total + step - 1) / step) { p in
-            let lo = p * step, len = Swift.min(step, total - lo)
-            if splitRows {
-                let aOff = ta == CblasNoTrans ? lo * lda : lo
-                cblas_sgemm(CblasRowMajor, ta, tb, Int32(len), Int32(n), Int32(k), alpha, pa + aOff, Int32(lda),
-                            pb, Int32(ldb), beta, c + lo * ldc, Int32(ldc))
-            } else {
-                let bOff = tb == CblasNoTrans ? lo : lo * ldb
-                cblas_sgemm(CblasRowMajor, ta, tb, Int32(m), Int32(len), Int32(k), alpha, pa, Int32(lda),
-                            pb + bOff, Int32(ldb), beta, c + lo, Int32(ldc))
-            }
+            let span = p * step..<Swift.min((p + 1) * step, total)
+            if splitRows { block(rows: span, cols: 0..<n) } else { block(rows: 0..<m, cols: span) }
         }
+    }
+    if own { run() } else { Kernels.withSingleThreadedBLAS(run) }
+}
+
+/// Our AVX-512 sgemm (CGEMM) for the engine's products on CPUs that have AVX-512; OpenBLAS otherwise.
+/// `SWIFTTUNE_GEMM=openblas` keeps everything on OpenBLAS (for measuring and testing the fallback).
+public enum OwnGEMM {
+    /// Whether products go through our kernel (the CPU has AVX-512 and the environment does not opt out).
+    public static var enabled: Bool = stg_sgemm_available() != 0
+        && ProcessInfo.processInfo.environment["SWIFTTUNE_GEMM"]?.lowercased() != "openblas"
+
+    /// The kernel's name for `swifttune env`.
+    public static var name: String { enabled ? "SwiftTune AVX-512 (8×48 tiles)" : "OpenBLAS" }
+
+    /// Products narrower than one 48-column panel (LoRA's rank-r factors) or shorter than one 8-row strip
+    /// would run mostly padding; OpenBLAS takes them, and all products when `SWIFTTUNE_GEMM_SPLIT=0` hands
+    /// threading to OpenBLAS.
+    static func handles(m: Int, n: Int, k: Int) -> Bool {
+        enabled && GEMMSplit.enabled && m >= 8 && n >= Int(stg_sgemm_panel_width()) && k > 0
     }
 }
 

@@ -5,7 +5,7 @@ import Tensors
 
 /// `swifttune env`: what this machine gives the engine.
 struct Env: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print the Swift version, BLAS core and threads, CPU SIMD features, cores, workers and the GGUF kernels in use.")
+    static let configuration = CommandConfiguration(abstract: "Print the Swift version, BLAS core and threads, the GEMM kernel, CPU SIMD features, cores, workers and the GGUF kernels in use.")
 
     func run() throws {
         #if compiler(>=6.3)
@@ -19,6 +19,7 @@ struct Env: ParsableCommand {
         print("swift: \(swiftVersion)")
         let forced = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"].map { " (OPENBLAS_CORETYPE=\($0))" } ?? ""
         print("blas: OpenBLAS \(BLASRuntime.coreName)\(forced), \(BLASRuntime.threads) threads")
+        print("gemm: \(OwnGEMM.name)")
         print("cpu: \(cpuModel())")
         print("simd: \(cpuFlags().joined(separator: " "))")
         print("cores: \(ProcessInfo.processInfo.activeProcessorCount)")
