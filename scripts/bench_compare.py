@@ -11,6 +11,8 @@ for line in sys.stdin:
     if not line.startswith("{"):
         continue
     r = json.loads(line)
+    if "shape" not in r or "ms" not in r:
+        continue  # e.g. the tokenizer lines (MB/s), compared by scripts/bench_tokenizers.py
     rows.setdefault((r["bench"], r["shape"]), {}).setdefault(r["impl"], []).append(r)
 
 
