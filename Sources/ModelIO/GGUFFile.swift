@@ -191,6 +191,12 @@ public final class GGUFFile: @unchecked Sendable {
         storage.slice((dataOffset + tensor.offset)..<(dataOffset + tensor.offset + tensor.byteCount))
     }
 
+    /// Drops the tensor's mapped pages from resident memory once its bytes were copied out (see
+    /// `ModelBytes.releasePages`); it stays readable.
+    public func releasePages(of tensor: GGUFTensorInfo) {
+        storage.releasePages((dataOffset + tensor.offset)..<(dataOffset + tensor.offset + tensor.byteCount))
+    }
+
     /// A zero-copy typed view of an F32 (as `Float`), F16/BF16 (as `UInt16` bit patterns), I8, I16, I32 or I64
     /// tensor. Throws when `T` does not match the stored type, e.g. for quantised tensors (use `dequantize`).
     public func view<T: FixedWidthInteger>(_ name: String, as: T.Type) throws -> UnsafeBufferPointer<T> {

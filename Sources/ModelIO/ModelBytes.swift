@@ -58,6 +58,21 @@ public final class ModelBytes: @unchecked Sendable {
 
     public var count: Int { buffer.count }
 
+    /// Drops the mapped pages wholly inside `range` from the process's resident memory, for bytes that were
+    /// copied out (a loader that keeps weights in its own buffers would otherwise hold them twice until the
+    /// file is closed). The bytes stay readable: touched again, they come back from the file. Does nothing
+    /// for an in-memory copy or on systems without `madvise(MADV_DONTNEED)`.
+    public func releasePages(_ range: Range<Int>) {
+        #if os(Linux)
+        guard isMapped, let base = buffer.baseAddress, !range.isEmpty, range.upperBound <= buffer.count else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let lo = (Int(bitPattern: base) + range.lowerBound + page - 1) / page * page
+        let hi = (Int(bitPattern: base) + range.upperBound) / page * page
+        guard hi > lo, let start = UnsafeMutableRawPointer(bitPattern: lo) else { return }
+        _ = madvise(start, hi - lo, MADV_DONTNEED)
+        #endif
+    }
+
     /// The bytes at `range` (already validated by the parser).
     @inlinable public func slice(_ range: Range<Int>) -> UnsafeRawBufferPointer {
         guard let base = buffer.baseAddress else { return UnsafeRawBufferPointer(start: nil, count: 0) }

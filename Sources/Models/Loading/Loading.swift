@@ -105,9 +105,12 @@ extension CausalLM {
                 }
                 if let linear = module as? Linear { try linear.setQuantizedWeight(q) }
                 else if let embedding = module as? Embedding { try embedding.setQuantizedWeight(q) }
+                // Copied (and repacked): the file's pages need not stay resident beside the copies.
+                gguf.releasePages(of: info)
                 continue
             }
             var values = try gguf.dequantize(info.name)
+            gguf.releasePages(of: info)
             if name.hasSuffix("self_attn.q_proj.weight") {
                 values = unpermuteRows(values, shape: shape, heads: config.numAttentionHeads)
             } else if name.hasSuffix("self_attn.k_proj.weight") {
