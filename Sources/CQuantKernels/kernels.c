@@ -375,6 +375,89 @@ int stq_pack_rows(int type, const void *w, size_t row_bytes, int n, int rows, vo
     return 0;
 }
 
+int stq_unpack_rows(int type, const void *packed, int n, int row0, int rows, void *w, size_t row_bytes) {
+    if (!stq_has_kernel(type)) return -1;
+    const int nb = n / 32, cb = stq_code_bytes(type);
+    const size_t blockStride = (size_t)cb + 64;
+    for (int i = 0; i < rows; i++) {
+        const int g = (row0 + i) / 16, r = (row0 + i) % 16;
+        uint8_t *row = (uint8_t *)w + (size_t)i * row_bytes;
+        for (int b = 0; b < nb; b++) {
+            const uint8_t *codes = (const uint8_t *)packed + ((size_t)g * nb + b) * blockStride;
+            const uint8_t *dv = codes + cb + 2 * r, *mv = codes + cb + 32 + 2 * r;
+            uint8_t u[32];
+            if (cb == 256) {
+                for (int k = 0; k < 4; k++) for (int j = 0; j < 4; j++) {
+                    uint8_t v = codes[k * 64 + r * 4 + j];
+                    u[8 * k + j] = v & 15; u[8 * k + 4 + j] = v >> 4;
+                }
+            } else {
+                for (int k = 0; k < 8; k++) for (int j = 0; j < 4; j++) u[4 * k + j] = codes[k * 64 + r * 4 + j];
+            }
+            switch (type) {
+            case 2: { uint8_t *p = row + b * 18; memcpy(p, dv, 2);
+                for (int j = 0; j < 16; j++) p[2 + j] = (uint8_t)(u[j] | (u[j + 16] << 4)); break; }
+            case 3: { uint8_t *p = row + b * 20; memcpy(p, dv, 2); memcpy(p + 2, mv, 2);
+                for (int j = 0; j < 16; j++) p[4 + j] = (uint8_t)(u[j] | (u[j + 16] << 4)); break; }
+            case 8: { uint8_t *p = row + b * 34; memcpy(p, dv, 2);
+                for (int j = 0; j < 32; j++) p[2 + j] = (uint8_t)(int8_t)((int)u[j] - 128); break; }
+            default: { const int q51 = type == 7;
+                uint8_t *p = row + b * (q51 ? 24 : 22), *q = p + (q51 ? 8 : 6);
+                uint32_t qh = 0;
+                for (int j = 0; j < 16; j++) {
+                    q[j] = (uint8_t)((u[j] & 15) | ((u[j + 16] & 15) << 4));
+                    qh |= (uint32_t)(u[j] >> 4) << j; qh |= (uint32_t)(u[j + 16] >> 4) << (j + 16);
+                }
+                memcpy(p, dv, 2); if (q51) memcpy(p + 2, mv, 2);
+                memcpy(p + (q51 ? 4 : 2), &qh, 4);
+                break; }
+            }
+        }
+    }
+    return 0;
+}
+
+// Values of rows row0..<row0+rows straight from the repacked copy, as gguf-py computes them from the
+// blocks: d·(u − o) for Q4_0/Q5_0/Q8_0 (o = 8, 16, 128: exact integers) and d·u + m for Q4_1/Q5_1 (a
+// product, then a sum: FP_CONTRACT is off in this file). Same bits as stq_dequant_rows on the blocks.
+#define DEQ_PACKED_BODY \
+    const int nb = n / 32, cb = stq_code_bytes(type); \
+    const size_t blockStride = (size_t)cb + 64; \
+    const int off = type == 2 ? 8 : type == 6 ? 16 : type == 8 ? 128 : 0, affine = type == 3 || type == 7; \
+    for (int i = 0; i < rows; i++) { \
+        const int g = (row0 + i) / 16, r = (row0 + i) % 16; \
+        float *o = out + (size_t)i * n; \
+        for (int b = 0; b < nb; b++) { \
+            const uint8_t *codes = (const uint8_t *)packed + ((size_t)g * nb + b) * blockStride; \
+            const float d = stq_half(codes + cb + 2 * r), m = stq_half(codes + cb + 32 + 2 * r); \
+            uint8_t u[32]; \
+            if (cb == 256) { \
+                for (int k = 0; k < 4; k++) for (int j = 0; j < 4; j++) { \
+                    uint8_t v = codes[k * 64 + r * 4 + j]; u[8 * k + j] = v & 15; u[8 * k + 4 + j] = v >> 4; \
+                } \
+            } else { \
+                for (int k = 0; k < 8; k++) for (int j = 0; j < 4; j++) u[4 * k + j] = codes[k * 64 + r * 4 + j]; \
+            } \
+            float *ob = o + b * 32; \
+            if (affine) { for (int j = 0; j < 32; j++) { float p = d * (float)u[j]; ob[j] = p + m; } } \
+            else { for (int j = 0; j < 32; j++) ob[j] = d * (float)((int)u[j] - off); } \
+        } \
+    }
+
+#ifdef STQ_X86
+AVX512 static void deq_packed512(int type, const void *packed, int n, int row0, int rows, float *out) { DEQ_PACKED_BODY }
+#endif
+static void deq_packed_generic(int type, const void *packed, int n, int row0, int rows, float *out) { DEQ_PACKED_BODY }
+
+int stq_dequant_packed(int type, const void *packed, int n, int row0, int rows, float *out) {
+    if (!stq_has_kernel(type)) return -1;
+#ifdef STQ_X86
+    if (stq_isa() >= 2) { deq_packed512(type, packed, n, row0, rows, out); return 0; }
+#endif
+    deq_packed_generic(type, packed, n, row0, rows, out);
+    return 0;
+}
+
 int stq_cpu_vnni(void) {
 #ifdef STQ_X86
     __builtin_cpu_init();

@@ -1,17 +1,25 @@
 import CQuantKernels
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Tensors
 
 /// A weight matrix [rows, cols] kept in its GGML block format (one row = `cols / blockSize` blocks),
 /// for inference without dequantising the model: `gemv` computes `y = W·x` straight from the blocks
 /// with float32 activations, as gguf-py's dequantize defines the values (see CQuantKernels.h), so it
 /// equals dequantise-then-dot up to summation order. Types with a kernel: Q4_0, Q4_1, Q5_0, Q5_1, Q8_0.
-/// The bytes are owned (copied out of the file), 64-byte aligned.
+/// The bytes are owned (copied out of the file), 64-byte aligned. On CPUs with AVX-512 VNNI the rows are
+/// kept only in the kernel's repacked form (as many bytes as the blocks), from which the original blocks
+/// come back byte for byte when needed (checked at load: a matrix that would not round-trip keeps both).
 public final class QuantizedMatrix: @unchecked Sendable {
     public let type: GGMLType
     public let rows: Int, cols: Int
     /// Bytes per row.
     public let rowBytes: Int
-    let data: UnsafeMutableRawPointer
+    /// The GGUF blocks, row after row; nil when `packed` holds them.
+    private let data: UnsafeMutableRawPointer?
     /// The same rows repacked for the AVX-512 VNNI kernel (nil on CPUs without it).
     private(set) var packed: UnsafeMutableRawPointer?
 
@@ -42,47 +50,96 @@ public final class QuantizedMatrix: @unchecked Sendable {
             }
         }
         self.type = type; self.rows = rows; self.cols = cols; rowBytes = rb
-        data = UnsafeMutableRawPointer.allocate(byteCount: Swift.max(total, 1), alignment: 64)
-        packed = stq_cpu_vnni() != 0 && cols % 32 == 0 && rows > 0
-            ? UnsafeMutableRawPointer.allocate(byteCount: stq_packed_bytes(Int32(type.rawValue), Int32(cols), Int32(rows)), alignment: 64)
+        let t = Int32(type.rawValue)
+        var packed = stq_cpu_vnni() != 0 && cols % 32 == 0 && rows > 0 && bytes.baseAddress != nil
+            ? UnsafeMutableRawPointer.allocate(byteCount: stq_packed_bytes(t, Int32(cols), Int32(rows)), alignment: 64)
             : nil
-        guard let src = bytes.baseAddress else { return }
-        if let rowOrder {
-            for (i, from) in rowOrder.enumerated() { (data + i * rb).copyMemory(from: src + from * rb, byteCount: rb) }
-        } else {
-            data.copyMemory(from: src, byteCount: total)
-        }
-        if let packed {
-            // Group-major layout: each range of 16-row groups packs on its own.
-            let groups = (rows + 15) / 16, groupBytes = stq_packed_bytes(Int32(type.rawValue), Int32(cols), 16)
+        if let target = packed, let src = bytes.baseAddress {
+            // Pack straight from the source, a 16-row group at a time (gathered through rowOrder), and
+            // unpack each group again: only if every group comes back byte for byte is the copy of the
+            // blocks left out.
+            let groups = (rows + 15) / 16, groupBytes = stq_packed_bytes(t, Int32(cols), 16)
             let failed = UnsafeMutablePointer<Bool>.allocate(capacity: groups)
             defer { failed.deallocate() }
             failed.initialize(repeating: false, count: groups)
-            Parallel.forRanges(groups, grain: Swift.max(1, 65536 / cols)) { r in
-                let r0 = r.lowerBound * 16, n = Swift.min(rows, r.upperBound * 16) - r0
-                failed[r.lowerBound] = stq_pack_rows(Int32(type.rawValue), data + r0 * rb, rb, Int32(cols), Int32(n),
-                                                     packed + r.lowerBound * groupBytes) != 0
+            Parallel.forRanges(groups, grain: Swift.max(1, 65536 / cols)) { range in
+                let gathered = UnsafeMutableRawPointer.allocate(byteCount: 16 * rb, alignment: 64)
+                let back = UnsafeMutableRawPointer.allocate(byteCount: 16 * rb, alignment: 64)
+                defer { gathered.deallocate(); back.deallocate() }
+                for g in range {
+                    let r0 = g * 16, n = Swift.min(16, rows - r0)
+                    for i in 0..<n { (gathered + i * rb).copyMemory(from: src + (rowOrder?[r0 + i] ?? r0 + i) * rb, byteCount: rb) }
+                    guard stq_pack_rows(t, gathered, rb, Int32(cols), Int32(n), target + g * groupBytes) == 0,
+                          stq_unpack_rows(t, target, Int32(cols), Int32(r0), Int32(n), back, rb) == 0,
+                          memcmp(gathered, back, n * rb) == 0 else { failed[g] = true; continue }
+                }
             }
-            if (0..<groups).contains(where: { failed[$0] }) { packed.deallocate(); self.packed = nil }
+            if (0..<groups).contains(where: { failed[$0] }) { target.deallocate(); packed = nil }
+        }
+        self.packed = packed
+        if packed != nil { data = nil; return }
+        let copy = UnsafeMutableRawPointer.allocate(byteCount: Swift.max(total, 1), alignment: 64)
+        data = copy
+        guard let src = bytes.baseAddress else { return }
+        if let rowOrder {
+            for (i, from) in rowOrder.enumerated() { (copy + i * rb).copyMemory(from: src + from * rb, byteCount: rb) }
+        } else {
+            copy.copyMemory(from: src, byteCount: total)
         }
     }
 
-    deinit { data.deallocate(); packed?.deallocate() }
+    deinit { data?.deallocate(); packed?.deallocate() }
 
     /// Bytes of the repacked copy the VNNI kernel reads (0 when there is none).
     public var packedByteCount: Int { packed == nil ? 0 : stq_packed_bytes(Int32(type.rawValue), Int32(cols), Int32(rows)) }
 
-    /// Bytes held.
+    /// Bytes of the matrix in its GGUF blocks (rows × rowBytes).
     public var byteCount: Int { rows * rowBytes }
 
-    /// The raw blocks of row `i` (no bounds check; callers stay below `rows`).
-    public func rowPointer(_ i: Int) -> UnsafeRawPointer { UnsafeRawPointer(data + i * rowBytes) }
+    /// Bytes held in memory: the blocks, or the repacked copy that replaces them, or (when a matrix did
+    /// not round-trip through the repacked form) both.
+    public var residentByteCount: Int { (data == nil ? 0 : byteCount) + packedByteCount }
+
+    /// Whether the original blocks are kept beside the repacked copy (false: rebuilt from it on demand).
+    public var keepsBlocks: Bool { data != nil }
+
+    /// Copies the GGUF blocks of rows `range` to `destination` (`range.count * rowBytes` bytes).
+    public func copyBlocks(_ range: Range<Int>, to destination: UnsafeMutableRawPointer) {
+        guard !range.isEmpty else { return }
+        if let data {
+            destination.copyMemory(from: data + range.lowerBound * rowBytes, byteCount: range.count * rowBytes)
+        } else if let packed {
+            _ = stq_unpack_rows(Int32(type.rawValue), packed, Int32(cols), Int32(range.lowerBound), Int32(range.count), destination, rowBytes)
+        }
+    }
+
+    /// Calls `body` with the blocks of rows `range` in pieces of at most 16 rows (rows, pointer):
+    /// straight from the kept blocks, or rebuilt from the repacked copy into a small buffer.
+    private func withBlocks(_ range: Range<Int>, _ body: (Range<Int>, UnsafeRawPointer) -> Void) {
+        if let data { body(range, UnsafeRawPointer(data + range.lowerBound * rowBytes)); return }
+        let buf = UnsafeMutableRawPointer.allocate(byteCount: 16 * rowBytes, alignment: 64)
+        defer { buf.deallocate() }
+        var lo = range.lowerBound
+        while lo < range.upperBound {
+            let hi = Swift.min(range.upperBound, (lo / 16 + 1) * 16)
+            copyBlocks(lo..<hi, to: buf)
+            body(lo..<hi, UnsafeRawPointer(buf))
+            lo = hi
+        }
+    }
 
     /// Dequantises rows `range` into `destination` (`range.count * cols` floats, row after row),
     /// bit for bit as `GGMLDequantizer`. Single-threaded: call it from your own parallel loop.
     public func dequantizeRows(_ range: Range<Int>, into destination: UnsafeMutablePointer<Float>) {
         guard !range.isEmpty else { return }
-        _ = stq_dequant_rows(Int32(type.rawValue), rowPointer(range.lowerBound), rowBytes, Int32(cols), Int32(range.count), destination)
+        if data == nil, let packed {
+            _ = stq_dequant_packed(Int32(type.rawValue), packed, Int32(cols), Int32(range.lowerBound), Int32(range.count), destination)
+            return
+        }
+        withBlocks(range) { part, blocks in
+            _ = stq_dequant_rows(Int32(type.rawValue), blocks, rowBytes, Int32(cols), Int32(part.count),
+                                 destination + (part.lowerBound - range.lowerBound) * cols)
+        }
     }
 
     /// All values as float32 [rows * cols].
@@ -132,8 +189,10 @@ public final class QuantizedMatrix: @unchecked Sendable {
                 continue
             }
             let yr = y + r * rows + range.lowerBound
-            _ = stq_gemv_rows(Int32(type.rawValue), rowPointer(range.lowerBound), rowBytes, Int32(cols), Int32(range.count),
-                              x + r * cols, sums + r * (cols / 32), yr)
+            withBlocks(range) { part, blocks in
+                _ = stq_gemv_rows(Int32(type.rawValue), blocks, rowBytes, Int32(cols), Int32(part.count),
+                                  x + r * cols, sums + r * (cols / 32), yr + (part.lowerBound - range.lowerBound))
+            }
             if let bias { for j in 0..<range.count { yr[j] += bias[range.lowerBound + j] } }
         }
     }

@@ -88,6 +88,45 @@ final class QuantizedMatrixTests: XCTestCase {
         }
     }
 
+    /// On CPUs with VNNI the repacked copy replaces the blocks: they come back byte for byte (rows in the
+    /// asked order, a partial last group of 16) and dequantise bit for bit from the repacked form. A NaN
+    /// scale (whose payload the repacked form drops) keeps the blocks.
+    func testRepackedCopyReplacesTheBlocks() throws {
+        for type in Self.types {
+            let rows = 37, cols = 96
+            let bytes = randomBlocks(type, rows: rows, cols: cols, seed: 99 + UInt64(type.rawValue))
+            let order = (0..<rows).map { ($0 * 11) % rows }
+            let m = try bytes.withUnsafeBytes { try QuantizedMatrix(type: type, rows: rows, cols: cols, bytes: $0, rowOrder: order) }
+            guard m.packedByteCount > 0 else { throw XCTSkip("no AVX-512 VNNI: the blocks are the only copy") }
+            XCTAssertFalse(m.keepsBlocks, "\(type)")
+            XCTAssertEqual(m.residentByteCount, m.packedByteCount)
+            var back = [UInt8](repeating: 0, count: rows * m.rowBytes)
+            back.withUnsafeMutableBytes { m.copyBlocks(0..<rows, to: $0.baseAddress!) }
+            for i in 0..<rows {
+                XCTAssertEqual(Array(back[(i * m.rowBytes)..<((i + 1) * m.rowBytes)]),
+                               Array(bytes[(order[i] * m.rowBytes)..<((order[i] + 1) * m.rowBytes)]), "\(type) row \(i)")
+            }
+            let w = try bytes.withUnsafeBytes { try GGMLDequantizer.dequantize(type, $0) }
+            let got = m.dequantized()
+            for i in 0..<rows {
+                XCTAssertEqual(Array(got[(i * cols)..<((i + 1) * cols)]).map(\.bitPattern),
+                               Array(w[(order[i] * cols)..<((order[i] + 1) * cols)]).map(\.bitPattern), "\(type) row \(i)")
+            }
+            // Rows 5..<21 cross a group boundary.
+            var part = [Float](repeating: 0, count: 16 * cols)
+            part.withUnsafeMutableBufferPointer { m.dequantizeRows(5..<21, into: $0.baseAddress!) }
+            XCTAssertEqual(part.map(\.bitPattern), Array(got[(5 * cols)..<(21 * cols)]).map(\.bitPattern), "\(type) rows 5..<21")
+            // A NaN scale in one block: the blocks stay, and read back unchanged.
+            var odd = bytes
+            odd[3 * m.rowBytes] = 0x01; odd[3 * m.rowBytes + 1] = 0x7E     // half 0x7E01: a NaN with a payload
+            let kept = try odd.withUnsafeBytes { try QuantizedMatrix(type: type, rows: rows, cols: cols, bytes: $0) }
+            XCTAssertTrue(kept.keepsBlocks, "\(type)")
+            var again = [UInt8](repeating: 0, count: rows * m.rowBytes)
+            again.withUnsafeMutableBytes { kept.copyBlocks(0..<rows, to: $0.baseAddress!) }
+            XCTAssertEqual(again, odd)
+        }
+    }
+
     func testRejectsBadInput() throws {
         let bytes = [UInt8](repeating: 0, count: 40)
         try bytes.withUnsafeBytes { raw in

@@ -40,6 +40,15 @@ size_t stq_packed_bytes(int type, int n, int rows);
 /// without a kernel, or when a block's offset (−8d, −16d, −128d) is not exactly a float16.
 int stq_pack_rows(int type, const void *w, size_t row_bytes, int n, int rows, void *packed);
 
+/// The GGUF blocks of rows row0..<row0+rows back from a repacked copy (`rows` rows of `row_bytes` into w).
+/// Byte for byte the rows that were packed, except a NaN scale, whose payload the packer does not keep:
+/// callers that drop the original compare the two first. -1 for a type without a kernel.
+int stq_unpack_rows(int type, const void *packed, int n, int row0, int rows, void *w, size_t row_bytes);
+
+/// Dequantises rows row0..<row0+rows (n values each, into out) straight from a repacked copy, bit for bit
+/// as stq_dequant_rows on the blocks. -1 for a type without a kernel.
+int stq_dequant_packed(int type, const void *packed, int n, int row0, int rows, float *out);
+
 /// 1 when the CPU has what the VNNI kernel needs, whatever the cap.
 int stq_cpu_vnni(void);
 
