@@ -1,12 +1,13 @@
-// Row-major float32 GEMM for AVX-512 (see include/CGEMM.h). Why our own: OpenBLAS runs these mid-sized
-// products (the training step's 512 × 576 × 1536 and friends) at ~89% of one core's FMA peak, and the
-// engine splits each product between its own threads; this kernel matches that per core (≈ 93%) and, being
-// ours, lets every thread pack only the B columns it computes while reading A in place.
+// Row-major float32 GEMM for AVX-512 (see include/CGEMM.h). Why our own: the engine splits each product
+// between its own threads by columns of C, and OpenBLAS packs both operands per call, so each thread
+// re-packed the whole shared operand; this kernel runs at OpenBLAS's speed per core (~91% of the FMA peak
+// on the training step's 512 × 576 × 1536 and friends) and packs only the B columns a thread computes,
+// copying A one 8-row strip at a time as it goes.
 //
 // Shape (BLIS-style): C is cut into 8 × 48 micro-tiles held in 24 zmm accumulators. B is packed per
 // (k block, column block) into 48-wide panels (8×8 transposes when B is stored transposed, i.e. a
-// Linear weight [N, K]); A is read in place when row-major (8 row pointers, broadcast per k) or copied
-// into an 8 × kc panel when transposed (8 floats per k, lda apart, would touch a new page per k).
+// Linear weight [N, K]); each 8-row strip of A is copied into an 8 × kc panel (8×8 transposes when A is
+// row-major; when transposed its 8 floats per k sit lda apart, a new page per k if read in place).
 // Loop order: column block → k block (pack B, ~0.9 MB, stays in L2) → 8-row strip of A (in L1) → panels.
 // Edge tiles run the same kernel into a scratch tile and copy the valid part.
 #include "CGEMM.h"

@@ -2,7 +2,7 @@ import CBLAS
 import CGEMM
 import Foundation
 
-// Matrix products through OpenBLAS sgemm. Transposed views are passed as CblasTrans (no copy).
+// Matrix products through our AVX-512 sgemm (CGEMM) or OpenBLAS. Transposed views are passed as CblasTrans (no copy).
 // float16/bfloat16 operands (frozen weights) are converted to float32 one tile at a time (≈1 MB),
 // so a bf16 weight is never copied whole.
 
@@ -115,8 +115,8 @@ func sgemm(_ ta: CBLAS_TRANSPOSE, _ tb: CBLAS_TRANSPOSE, m: Int, n: Int, k: Int,
         return
     }
     // Split C into `parts` blocks, one single-threaded product each on the engine's own workers. Each block
-    // packs the operand it shares with the others again. Our kernel packs only B and reads A in place, so
-    // it splits columns (in whole 48-wide panels) whenever there are enough of them. OpenBLAS packs both:
+    // packs the operand it shares with the others again. Our kernel packs only B (A goes an 8-row strip at a
+    // time), so it splits columns (in whole 48-wide panels) whenever there are enough of them. OpenBLAS packs both:
     // split the dimension whose shared operand is smaller, rows of C (sharing B, K×N) when N < M, else
     // columns, in 16-wide panels (the halves of SmolLM2's 576-wide products come out equal).
     let panel = Int(stg_sgemm_panel_width())
