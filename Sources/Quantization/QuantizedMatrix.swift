@@ -11,8 +11,9 @@ import Tensors
 /// with float32 activations, as gguf-py's dequantize defines the values (see CQuantKernels.h), so it
 /// equals dequantise-then-dot up to summation order. Types with a kernel: Q4_0, Q4_1, Q5_0, Q5_1, Q8_0.
 /// The bytes are owned (copied out of the file), 64-byte aligned. On CPUs with AVX-512 VNNI the rows are
-/// kept only in the kernel's repacked form (as many bytes as the blocks), from which the original blocks
-/// come back byte for byte when needed (checked at load: a matrix that would not round-trip keeps both).
+/// kept only in the kernel's repacked form (as many bytes as Q4_1 blocks; 36 per 32 values for the others),
+/// from which the original blocks come back byte for byte when needed. That is checked at load; a matrix
+/// that would not round-trip (a NaN scale) keeps its blocks and no repacked form.
 public final class QuantizedMatrix: @unchecked Sendable {
     public let type: GGMLType
     public let rows: Int, cols: Int
@@ -96,11 +97,11 @@ public final class QuantizedMatrix: @unchecked Sendable {
     /// Bytes of the matrix in its GGUF blocks (rows × rowBytes).
     public var byteCount: Int { rows * rowBytes }
 
-    /// Bytes held in memory: the blocks, or the repacked copy that replaces them, or (when a matrix did
-    /// not round-trip through the repacked form) both.
+    /// Bytes held in memory: the blocks, or the repacked copy that replaces them.
     public var residentByteCount: Int { (data == nil ? 0 : byteCount) + packedByteCount }
 
-    /// Whether the original blocks are kept beside the repacked copy (false: rebuilt from it on demand).
+    /// Whether the GGUF blocks are held as such (false: the repacked copy replaces them, and they are
+    /// rebuilt from it on demand).
     public var keepsBlocks: Bool { data != nil }
 
     /// Copies the GGUF blocks of rows `range` to `destination` (`range.count * rowBytes` bytes).
