@@ -2,7 +2,8 @@
 // between its own threads by columns of C, and OpenBLAS packs both operands per call, so each thread
 // re-packed the whole shared operand; this kernel runs at OpenBLAS's speed per core (~91% of the FMA peak
 // on the training step's 512 × 576 × 1536 and friends) and packs only the B columns a thread computes,
-// copying A one 8-row strip at a time as it goes.
+// copying A one 8-row strip at a time as it goes. C rather than Swift: the package builds for baseline
+// x86-64, and Swift has no per-function target attribute to reach zmm registers and FMA.
 //
 // Shape (BLIS-style): C is cut into 8 × 48 micro-tiles held in 24 zmm accumulators. B is packed per
 // (k block, column block) into 48-wide panels (8×8 transposes when B is stored transposed, i.e. a
