@@ -34,14 +34,37 @@ public func loraLinear(x: Tensor, base: Tensor, weight: Tensor, a: Tensor, b: Te
           base.shape == Array(x.shape.dropLast()) + [outF],
           isPlainF32(weight), isPlainF32(a), isPlainF32(b), isPlainF32(base), !weight._requiresGrad else { return nil }
     if let m = dropoutMask, m.shape != x.shape || !isPlainF32(m) { return nil }
-    let rows = x.count / inF
-    // The adapter input: x, or x ⊙ mask (kept for dA).
-    var xd = x.contiguousF32()
+    let rows = x.count / inF, count = rows * inF
+    // The adapter input: x, or x ⊙ mask.
+    let xc = x.contiguousF32()
+    var xd = xc
+    // What the backward keeps of the dropout: a dropout mask holds 0 or one keep scale s, so it is kept as
+    // one byte per element (1: kept) with x, and x ⊙ mask is recomputed for dA; two float copies (mask and
+    // x ⊙ mask) per adapted layer were a third of a LoRA step's activation memory. Other masks stay as given.
+    var keep: [UInt8]? = nil, keepScale: Float = 0
     if let m = dropoutMask {
         let out = Tensor(uninitialized: [rows, inF])
-        let po = out.floatPointer, px = xd.floatPointer, pm = m.floatPointer
-        Parallel.forRanges(rows * inF, grain: 1 << 15) { rg in for i in rg { po[i] = px[i] * pm[i] } }
+        let po = out.floatPointer, px = xc.floatPointer, pm = m.floatPointer
+        var first = 0
+        while first < count && pm[first] == 0 { first += 1 }
+        let scale: Float = first < count ? pm[first] : 0
+        // One pass: x ⊙ mask, and the mask as bytes while every value is +0 or `scale`.
+        let chunks = Swift.max(1, Swift.min(64, count >> 15))
+        var bytes = [UInt8](repeating: 0, count: count), odd = [Bool](repeating: false, count: chunks)
+        bytes.withUnsafeMutableBufferPointer { bb in odd.withUnsafeMutableBufferPointer { ob in
+            let pb = bb.baseAddress!, pf = ob.baseAddress!
+            Parallel.forEach(chunks) { c in
+                var bad = false
+                for i in (count * c / chunks)..<(count * (c + 1) / chunks) {
+                    let v = pm[i]
+                    po[i] = px[i] * v
+                    if v == scale && v != 0 { pb[i] = 1 } else if v != 0 || v.sign == .minus { bad = true }
+                }
+                pf[c] = bad
+            }
+        } }
         xd = out
+        if !odd.contains(true) { keep = bytes; keepScale = scale }
     }
     let xa = Tensor(uninitialized: [rows, r])
     sgemm(false, true, rows, r, inF, 1, xd.floatPointer, inF, a.floatPointer, inF, 0, xa.floatPointer, r)
@@ -49,19 +72,32 @@ public func loraLinear(x: Tensor, base: Tensor, weight: Tensor, a: Tensor, b: Te
     let out = base.detach()
     let needX = x._requiresGrad, needA = a._requiresGrad, needB = b._requiresGrad
     let xShape = x.shape
+    // Kept for the backward: the mask as bytes (with x), or as given (with x ⊙ mask), or nothing (x alone).
+    let savedMask: Tensor? = keep == nil ? dropoutMask : nil
+    let savedInput: Tensor = keep == nil ? xd : xc
     return Tensor.record("lora_linear", out, [x, a, b]) { g in
         let gc = g.contiguousF32()
         let gb = Tensor(uninitialized: [rows, r])                        // g · B
         sgemm(false, false, rows, r, outF, 1, gc.floatPointer, outF, b.floatPointer, r, 0, gb.floatPointer, r)
+        // The mask's value at element i, exactly as the forward multiplied by it.
+        let hasMask = keep != nil || savedMask != nil
         var dx: Tensor? = nil
         if needX {
             let d = Tensor(uninitialized: [rows, inF])
             sgemm(false, false, rows, inF, outF, 1, gc.floatPointer, outF, weight.floatPointer, inF, 0, d.floatPointer, inF)
-            if let m = dropoutMask {
+            if hasMask {
                 let t = Tensor(uninitialized: [rows, inF])
                 sgemm(false, false, rows, inF, r, scaling, gb.floatPointer, r, a.floatPointer, inF, 0, t.floatPointer, inF)
-                let pd = d.floatPointer, pt = t.floatPointer, pm = m.floatPointer
-                Parallel.forRanges(rows * inF, grain: 1 << 15) { rg in for i in rg { pd[i] += pt[i] * pm[i] } }
+                let pd = d.floatPointer, pt = t.floatPointer
+                if let keep {
+                    keep.withUnsafeBufferPointer { kb in
+                        let pk = kb.baseAddress!, s = keepScale
+                        Parallel.forRanges(count, grain: 1 << 15) { rg in for i in rg { pd[i] += pt[i] * (pk[i] != 0 ? s : 0) } }
+                    }
+                } else if let m = savedMask {
+                    let pm = m.floatPointer
+                    Parallel.forRanges(count, grain: 1 << 15) { rg in for i in rg { pd[i] += pt[i] * pm[i] } }
+                }
             } else {
                 sgemm(false, false, rows, inF, r, scaling, gb.floatPointer, r, a.floatPointer, inF, 1, d.floatPointer, inF)
             }
@@ -69,8 +105,18 @@ public func loraLinear(x: Tensor, base: Tensor, weight: Tensor, a: Tensor, b: Te
         }
         var da: Tensor? = nil, db: Tensor? = nil
         if needA {
+            var input = savedInput                                        // xd, or x when the mask is bytes
+            if let keep {
+                let rebuilt = Tensor(uninitialized: [rows, inF])
+                let po = rebuilt.floatPointer, px = savedInput.floatPointer, s = keepScale
+                keep.withUnsafeBufferPointer { kb in
+                    let pk = kb.baseAddress!
+                    Parallel.forRanges(count, grain: 1 << 15) { rg in for i in rg { po[i] = px[i] * (pk[i] != 0 ? s : 0) } }
+                }
+                input = rebuilt
+            }
             let t = Tensor(uninitialized: [r, inF])                      // s · (g·B)ᵀ · xd
-            sgemm(true, false, r, inF, rows, scaling, gb.floatPointer, r, xd.floatPointer, inF, 0, t.floatPointer, inF)
+            sgemm(true, false, r, inF, rows, scaling, gb.floatPointer, r, input.floatPointer, inF, 0, t.floatPointer, inF)
             da = t
         }
         if needB {

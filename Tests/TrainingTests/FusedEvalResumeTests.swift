@@ -22,7 +22,9 @@ final class FusedOpsTests: XCTestCase {
         let x0 = Tensor.randn([2, 5, 16], generator: g)
         let mask = Tensor.dropoutMask([2, 5, 16], p: 0.3, generator: g)
         let dy = Tensor.randn([2, 5, 24], generator: g)
-        for m in [nil, mask] {
+        // Not a dropout mask (values other than 0 and one scale): kept as floats by the backward.
+        let uneven = Tensor((0..<160).map { i in Float(i % 3) * 0.6 }, shape: [2, 5, 16])
+        for m in [nil, mask, uneven] {
             let x1 = x0.detach().contiguous().requiringGrad(), a1 = a.detach().requiringGrad(), b1 = b.detach().requiringGrad()
             let ref = linear(x1, weight: w) + linear(linear(m.map { x1 * $0 } ?? x1, weight: a1), weight: b1) * 0.5
             ref.backward(gradient: dy)
@@ -35,6 +37,20 @@ final class FusedOpsTests: XCTestCase {
             XCTAssertLessThan(maxRelDiff(a2.grad!.toFloatArray(), a1.grad!.toFloatArray()), 1e-5)
             XCTAssertLessThan(maxRelDiff(b2.grad!.toFloatArray(), b1.grad!.toFloatArray()), 1e-5)
         }
+        // A dropout mask is kept as bytes (plus x) for the backward; the same mask with one -0 (which the
+        // bytes cannot hold) stays as floats. Both give the same bits.
+        var signed = mask.toFloatArray()
+        let zero = try XCTUnwrap(signed.firstIndex(of: 0))
+        signed[zero] = -0.0
+        var grads: [[[UInt32]]] = []
+        for m in [mask, Tensor(signed, shape: mask.shape)] {
+            let x3 = x0.detach().contiguous().requiringGrad(), a3 = a.detach().requiringGrad(), b3 = b.detach().requiringGrad()
+            let base = withNoGrad { linear(x3, weight: w) }
+            let out = try XCTUnwrap(loraLinear(x: x3, base: base, weight: w, a: a3, b: b3, scaling: 0.5, dropoutMask: m))
+            out.backward(gradient: dy)
+            grads.append([out, x3.grad!, a3.grad!, b3.grad!].map { $0.toFloatArray().map { ($0 + 0).bitPattern } })
+        }
+        XCTAssertEqual(grads[0], grads[1])
         // A trainable base weight is not handled (its gradient would be lost): nil, nothing written.
         let wt = w.detach().requiringGrad()
         let base = withNoGrad { linear(x0, weight: w) }
