@@ -39,8 +39,8 @@ public func loraLinear(x: Tensor, base: Tensor, weight: Tensor, a: Tensor, b: Te
     let xc = x.contiguousF32()
     var xd = xc
     // What the backward keeps of the dropout: a dropout mask holds 0 or one keep scale s, so it is kept as
-    // one byte per element (1: kept) with x, and x ⊙ mask is recomputed for dA; two float copies (mask and
-    // x ⊙ mask) per adapted layer were a third of a LoRA step's activation memory. Other masks stay as given.
+    // one byte per element (1: kept) with x, and x ⊙ mask is recomputed for dA, instead of two float copies
+    // (mask and x ⊙ mask, 8 bytes per element of every adapted layer's input). Other masks stay as given.
     var keep: [UInt8]? = nil, keepScale: Float = 0
     if let m = dropoutMask {
         let out = Tensor(uninitialized: [rows, inF])
@@ -79,7 +79,6 @@ public func loraLinear(x: Tensor, base: Tensor, weight: Tensor, a: Tensor, b: Te
         let gc = g.contiguousF32()
         let gb = Tensor(uninitialized: [rows, r])                        // g · B
         sgemm(false, false, rows, r, outF, 1, gc.floatPointer, outF, b.floatPointer, r, 0, gb.floatPointer, r)
-        // The mask's value at element i, exactly as the forward multiplied by it.
         let hasMask = keep != nil || savedMask != nil
         var dx: Tensor? = nil
         if needX {
