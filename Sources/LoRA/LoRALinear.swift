@@ -80,11 +80,12 @@ final class LoRALinear: LinearAdapter {
         if runtime.active.count == 1, let name = runtime.active.first, let inf = info[name], !inf.useDora,
            let a = loraA.get(name)?.value, let b = loraB.get(name)?.value, !layer.weight.value.requiresGrad,
            !(layer.bias?.value.requiresGrad ?? false) {
-            let mask = inf.dropout > 0 && layer.training ? Tensor.dropoutMask(x.shape, p: inf.dropout, generator: dropoutRNG) : nil
-            if let y = loraLinear(x: x, base: base, weight: layer.weight.value, a: a, b: b, scaling: inf.scaling, dropoutMask: mask) {
+            // The mask as bytes, drawn as Tensor.dropoutMask would draw it (same elements, same RNG state after).
+            let keep = inf.dropout > 0 && layer.training ? DropoutKeep(count: x.count, p: inf.dropout, generator: dropoutRNG) : nil
+            if let y = loraLinear(x: x, base: base, weight: layer.weight.value, a: a, b: b, scaling: inf.scaling, dropoutKeep: keep) {
                 return y
             }
-            let lora = linear(linear(mask.map { x * $0 } ?? x, weight: a), weight: b)
+            let lora = linear(linear(keep.map { x * $0.floatMask(x.shape) } ?? x, weight: a), weight: b)
             return base + lora * inf.scaling
         }
         var y = base

@@ -100,6 +100,38 @@ extension Tensor {
     }
 }
 
+/// A dropout mask as one byte per element (1: kept, scaled by `scale` = 1/(1-p); 0: dropped), drawn from
+/// the generator exactly as `Tensor.dropoutMask` draws it: the same elements are kept and the generator
+/// ends in the same state. For the fused LoRA node, which would otherwise hold a float mask per layer.
+public struct DropoutKeep {
+    public let bytes: [UInt8]
+    public let scale: Float
+
+    public init(count: Int, p: Float, generator: RandomGenerator) {
+        precondition(p >= 0 && p < 1, "dropout: p must be in [0, 1), got \(p)")
+        scale = 1 / (1 - p)
+        bytes = [UInt8](unsafeUninitializedCapacity: count) { b, initialized in
+            var i = 0
+            while i + 1 < count {
+                let r = generator.next()
+                b[i] = Float(r >> 40) * 0x1p-24 < p ? 0 : 1
+                b[i + 1] = Float((r >> 8) & 0xFF_FFFF) * 0x1p-24 < p ? 0 : 1
+                i += 2
+            }
+            if i < count { b[i] = generator.nextUniform() < p ? 0 : 1 }
+            initialized = count
+        }
+    }
+
+    /// The same mask as floats (0 or `scale`), shaped `shape`.
+    public func floatMask(_ shape: [Int]) -> Tensor {
+        let t = Tensor(uninitialized: shape)
+        let p = t.floatPointer
+        for i in 0..<bytes.count { p[i] = bytes[i] != 0 ? scale : 0 }
+        return t
+    }
+}
+
 /// Inverted dropout: during training zeroes each element with probability `p` and scales the rest by
 /// 1/(1-p); identity when `training` is false or p == 0.
 public func dropout(_ x: Tensor, p: Float, training: Bool = true, generator: RandomGenerator) -> Tensor {

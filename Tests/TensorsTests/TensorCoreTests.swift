@@ -401,6 +401,15 @@ final class TensorCoreTests: XCTestCase {
         XCTAssertTrue(m.allSatisfy { $0 == 0 || $0 == Float(1) / 0.75 })
         let x = Tensor.ones([10])
         XCTAssertTrue(dropout(x, p: 0.5, training: false, generator: RandomGenerator(seed: 1)) === x)
+        // The byte mask keeps the same elements as the float mask and leaves the generator in the same
+        // state (odd lengths take the tail draw).
+        for n in [1, 2, 7, 1000, 1001] {
+            let g1 = RandomGenerator(seed: 9), g2 = RandomGenerator(seed: 9)
+            let floats = Tensor.dropoutMask([n], p: 0.3, generator: g1)
+            let bytes = DropoutKeep(count: n, p: 0.3, generator: g2)
+            XCTAssertEqual(bytes.floatMask([n]).toFloatArray().map(\.bitPattern), floats.toFloatArray().map(\.bitPattern), "n \(n)")
+            XCTAssertEqual(g1.next(), g2.next(), "n \(n)")
+        }
     }
 
     /// The training step shown in the report compiles and learns.

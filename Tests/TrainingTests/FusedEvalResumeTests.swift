@@ -50,7 +50,25 @@ final class FusedOpsTests: XCTestCase {
             out.backward(gradient: dy)
             grads.append([out, x3.grad!, a3.grad!, b3.grad!].map { $0.toFloatArray().map { ($0 + 0).bitPattern } })
         }
+        // The bytes handed over directly (what LoRALinear does) give the same bits again.
+        do {
+            let g2 = RandomGenerator(seed: 3)
+            _ = Tensor.randn([24, 16], generator: g2); _ = Tensor.randn([4, 16], generator: g2)
+            _ = Tensor.randn([24, 4], generator: g2); _ = Tensor.randn([2, 5, 16], generator: g2)
+            let keep = DropoutKeep(count: 160, p: 0.3, generator: g2)
+            XCTAssertEqual(keep.floatMask([2, 5, 16]).toFloatArray(), mask.toFloatArray())
+            let x3 = x0.detach().contiguous().requiringGrad(), a3 = a.detach().requiringGrad(), b3 = b.detach().requiringGrad()
+            let base = withNoGrad { linear(x3, weight: w) }
+            let out = try XCTUnwrap(loraLinear(x: x3, base: base, weight: w, a: a3, b: b3, scaling: 0.5, dropoutKeep: keep))
+            out.backward(gradient: dy)
+            grads.append([out, x3.grad!, a3.grad!, b3.grad!].map { $0.toFloatArray().map { ($0 + 0).bitPattern } })
+            // Not both forms at once, nor a mask of the wrong length.
+            XCTAssertNil(loraLinear(x: x3, base: base, weight: w, a: a3, b: b3, scaling: 0.5, dropoutMask: mask, dropoutKeep: keep))
+            XCTAssertNil(loraLinear(x: x3, base: base, weight: w, a: a3, b: b3, scaling: 0.5,
+                                    dropoutKeep: DropoutKeep(count: 159, p: 0.3, generator: g2)))
+        }
         XCTAssertEqual(grads[0], grads[1])
+        XCTAssertEqual(grads[0], grads[2])
         // A trainable base weight is not handled (its gradient would be lost): nil, nothing written.
         let wt = w.detach().requiringGrad()
         let base = withNoGrad { linear(x0, weight: w) }
