@@ -63,45 +63,22 @@ public func loraLinear(x: Tensor, base: Tensor, weight: Tensor, a: Tensor, b: Te
     if let m = dropoutMask, m.shape != x.shape || !isPlainF32(m) { return nil }
     if let k = dropoutKeep, k.bytes.count != x.count || dropoutMask != nil { return nil }
     let rows = x.count / inF, count = rows * inF
-    // The adapter input: x, or x ⊙ mask.
     let xc = x.contiguousF32()
+    // The adapter input x ⊙ mask. A float mask: materialised, and kept with the mask for the backward. A byte
+    // mask (what LoRALinear passes): formed only in the reusable scratch, here and again for dA, so the
+    // backward holds one byte per element beside x (which the base product keeps anyway) instead of two
+    // float copies, and no activation-sized buffer is allocated per layer.
     var xd = xc
-    // What the backward keeps of the dropout: a dropout mask holds 0 or one keep scale s, so it is kept as
-    // one byte per element (1: kept) with x, and x ⊙ mask is recomputed for dA, instead of two float copies
-    // (mask and x ⊙ mask, 8 bytes per element of every adapted layer's input). Other masks stay as given.
-    var keep: [UInt8]? = dropoutKeep?.bytes, keepScale: Float = dropoutKeep?.scale ?? 0
     if let m = dropoutMask {
         let out = Tensor(uninitialized: [rows, inF])
         let po = out.floatPointer, px = xc.floatPointer, pm = m.floatPointer
-        var first = 0
-        while first < count && pm[first] == 0 { first += 1 }
-        let scale: Float = first < count ? pm[first] : 0
-        // One pass: x ⊙ mask, and the mask as bytes while every value is +0 or `scale`.
-        let chunks = Swift.max(1, Swift.min(64, count >> 15))
-        var bytes = [UInt8](repeating: 0, count: count), odd = [Bool](repeating: false, count: chunks)
-        bytes.withUnsafeMutableBufferPointer { bb in odd.withUnsafeMutableBufferPointer { ob in
-            let pb = bb.baseAddress!, pf = ob.baseAddress!
-            Parallel.forEach(chunks) { c in
-                var bad = false
-                for i in (count * c / chunks)..<(count * (c + 1) / chunks) {
-                    let v = pm[i]
-                    po[i] = px[i] * v
-                    if v == scale && v != 0 { pb[i] = 1 } else if v != 0 || v.sign == .minus { bad = true }
-                }
-                pf[c] = bad
-            }
-        } }
+        Parallel.forRanges(count, grain: 1 << 15) { rg in for i in rg { po[i] = px[i] * pm[i] } }
         xd = out
-        if !odd.contains(true) { keep = bytes; keepScale = scale }
     }
     let xa = Tensor(uninitialized: [rows, r])
     if let dk = dropoutKeep {
-        // x ⊙ mask only for this product, in the reusable scratch.
         FusedScratch.shared.withFloats(count) { po in
-            dk.bytes.withUnsafeBufferPointer { kb in
-                let pk = kb.baseAddress!, px = xc.floatPointer, s = dk.scale
-                Parallel.forRanges(count, grain: 1 << 15) { rg in for i in rg { po[i] = px[i] * (pk[i] != 0 ? s : 0) } }
-            }
+            dk.apply(to: xc.floatPointer, into: po)
             sgemm(false, true, rows, r, inF, 1, po, inF, a.floatPointer, inF, 0, xa.floatPointer, r)
         }
     } else {
@@ -111,27 +88,23 @@ public func loraLinear(x: Tensor, base: Tensor, weight: Tensor, a: Tensor, b: Te
     let out = base.detach()
     let needX = x._requiresGrad, needA = a._requiresGrad, needB = b._requiresGrad
     let xShape = x.shape
-    // Kept for the backward: the mask as bytes (with x), or as given (with x ⊙ mask), or nothing (x alone).
-    let savedMask: Tensor? = keep == nil ? dropoutMask : nil
-    let savedInput: Tensor = keep == nil ? xd : xc
     return Tensor.record("lora_linear", out, [x, a, b]) { g in
         let gc = g.contiguousF32()
         let gb = Tensor(uninitialized: [rows, r])                        // g · B
         sgemm(false, false, rows, r, outF, 1, gc.floatPointer, outF, b.floatPointer, r, 0, gb.floatPointer, r)
-        let hasMask = keep != nil || savedMask != nil
         var dx: Tensor? = nil
         if needX {
             let d = Tensor(uninitialized: [rows, inF])
             sgemm(false, false, rows, inF, outF, 1, gc.floatPointer, outF, weight.floatPointer, inF, 0, d.floatPointer, inF)
-            if hasMask { FusedScratch.shared.withFloats(count) { pt in
+            if dropoutKeep != nil || dropoutMask != nil { FusedScratch.shared.withFloats(count) { pt in
                 sgemm(false, false, rows, inF, r, scaling, gb.floatPointer, r, a.floatPointer, inF, 0, pt, inF)
                 let pd = d.floatPointer
-                if let keep {
-                    keep.withUnsafeBufferPointer { kb in
-                        let pk = kb.baseAddress!, s = keepScale
+                if let dk = dropoutKeep {
+                    dk.bytes.withUnsafeBufferPointer { kb in
+                        let pk = kb.baseAddress!, s = dk.scale
                         Parallel.forRanges(count, grain: 1 << 15) { rg in for i in rg { pd[i] += pt[i] * (pk[i] != 0 ? s : 0) } }
                     }
-                } else if let m = savedMask {
+                } else if let m = dropoutMask {
                     let pm = m.floatPointer
                     Parallel.forRanges(count, grain: 1 << 15) { rg in for i in rg { pd[i] += pt[i] * pm[i] } }
                 }
@@ -143,18 +116,13 @@ public func loraLinear(x: Tensor, base: Tensor, weight: Tensor, a: Tensor, b: Te
         var da: Tensor? = nil, db: Tensor? = nil
         if needA {
             let t = Tensor(uninitialized: [r, inF])                      // s · (g·B)ᵀ · xd
-            if let keep {
-                // xd again (x ⊙ mask, the same products as the forward's), in the reusable scratch.
+            if let dk = dropoutKeep {
                 FusedScratch.shared.withFloats(count) { po in
-                    let px = savedInput.floatPointer, s = keepScale
-                    keep.withUnsafeBufferPointer { kb in
-                        let pk = kb.baseAddress!
-                        Parallel.forRanges(count, grain: 1 << 15) { rg in for i in rg { po[i] = px[i] * (pk[i] != 0 ? s : 0) } }
-                    }
+                    dk.apply(to: xc.floatPointer, into: po)
                     sgemm(true, false, r, inF, rows, scaling, gb.floatPointer, r, po, inF, 0, t.floatPointer, inF)
                 }
             } else {
-                sgemm(true, false, r, inF, rows, scaling, gb.floatPointer, r, savedInput.floatPointer, inF, 0, t.floatPointer, inF)
+                sgemm(true, false, r, inF, rows, scaling, gb.floatPointer, r, xd.floatPointer, inF, 0, t.floatPointer, inF)
             }
             da = t
         }

@@ -84,25 +84,13 @@ extension Tensor {
     /// A dropout keep-mask already scaled by 1/(1-p): entries are 0 with probability `p`, else 1/(1-p).
     /// Each 64-bit draw gives two 24-bit uniforms (masks are as long as a layer's input).
     public static func dropoutMask(_ shape: [Int], p: Float, generator: RandomGenerator) -> Tensor {
-        precondition(p >= 0 && p < 1, "dropout: p must be in [0, 1), got \(p)")
-        let t = Tensor(uninitialized: shape)
-        let b = t.floatPointer, n = t.count
-        let keep = 1 / (1 - p)
-        var i = 0
-        while i + 1 < n {
-            let r = generator.next()
-            b[i] = Float(r >> 40) * 0x1p-24 < p ? 0 : keep
-            b[i + 1] = Float((r >> 8) & 0xFF_FFFF) * 0x1p-24 < p ? 0 : keep
-            i += 2
-        }
-        if i < n { b[i] = generator.nextUniform() < p ? 0 : keep }
-        return t
+        DropoutKeep(count: shape.reduce(1, *), p: p, generator: generator).floatMask(shape)
     }
 }
 
 /// A dropout mask as one byte per element (1: kept, scaled by `scale` = 1/(1-p); 0: dropped), drawn from
-/// the generator exactly as `Tensor.dropoutMask` draws it: the same elements are kept and the generator
-/// ends in the same state. For the fused LoRA node, which would otherwise hold a float mask per layer.
+/// the generator (each 64-bit draw gives two 24-bit uniforms; `Tensor.dropoutMask` is its float form). For
+/// the fused LoRA node, which would otherwise hold a float mask per layer.
 public struct DropoutKeep {
     public let bytes: [UInt8]
     public let scale: Float
@@ -120,6 +108,14 @@ public struct DropoutKeep {
             }
             if i < count { b[i] = generator.nextUniform() < p ? 0 : 1 }
             initialized = count
+        }
+    }
+
+    /// x ⊙ mask over `bytes.count` floats: the same products as with the float mask.
+    func apply(to x: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>) {
+        bytes.withUnsafeBufferPointer { kb in
+            let pk = kb.baseAddress!, s = scale
+            Parallel.forRanges(bytes.count, grain: 1 << 15) { rg in for i in rg { out[i] = x[i] * (pk[i] != 0 ? s : 0) } }
         }
     }
 

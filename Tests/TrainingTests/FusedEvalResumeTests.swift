@@ -22,7 +22,7 @@ final class FusedOpsTests: XCTestCase {
         let x0 = Tensor.randn([2, 5, 16], generator: g)
         let mask = Tensor.dropoutMask([2, 5, 16], p: 0.3, generator: g)
         let dy = Tensor.randn([2, 5, 24], generator: g)
-        // Not a dropout mask (values other than 0 and one scale): kept as floats by the backward.
+        // Not a dropout mask (values other than 0 and one scale).
         let uneven = Tensor((0..<160).map { i in Float(i % 3) * 0.6 }, shape: [2, 5, 16])
         for m in [nil, mask, uneven] {
             let x1 = x0.detach().contiguous().requiringGrad(), a1 = a.detach().requiringGrad(), b1 = b.detach().requiringGrad()
@@ -37,8 +37,7 @@ final class FusedOpsTests: XCTestCase {
             XCTAssertLessThan(maxRelDiff(a2.grad!.toFloatArray(), a1.grad!.toFloatArray()), 1e-5)
             XCTAssertLessThan(maxRelDiff(b2.grad!.toFloatArray(), b1.grad!.toFloatArray()), 1e-5)
         }
-        // A dropout mask is kept as bytes (plus x) for the backward; the same mask with one -0 (which the
-        // bytes cannot hold) stays as floats. Both give the same bits.
+        // The float mask, the same mask with one -0, and (below) the mask as bytes give the same bits.
         var signed = mask.toFloatArray()
         let zero = try XCTUnwrap(signed.firstIndex(of: 0))
         signed[zero] = -0.0
